@@ -55,9 +55,7 @@ class ConfigError(AopctlError):
         self.diagnostics = sorted(d for d in diagnostics if d.severity == "error")
         count = len(self.diagnostics)
         noun = "problem" if count == 1 else "problems"
-        super().__init__(
-            f"configuration has {count} {noun}", [str(d) for d in self.diagnostics]
-        )
+        super().__init__(f"configuration has {count} {noun}", [str(d) for d in self.diagnostics])
 
 
 class CertificateError(AopctlError):

@@ -1,0 +1,95 @@
+"""Commands that only read the configuration: validate, fmt, graph."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from planner.cli import fail, options
+from planner.config import Configuration, VariableInputs, load_configuration, parse_cli_vars
+from planner.config.fmt import format_text
+from planner.config.source import config_files, parse_json
+from planner.errors import AopctlError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def variable_options(function: F) -> F:
+    """`--var NAME=VALUE` (repeatable) and `--var-file FILE` (repeatable)."""
+    function = click.option(
+        "--var-file",
+        "var_files",
+        multiple=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="JSON file of variable values (repeatable).",
+    )(function)
+    return click.option(
+        "--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="Set a variable."
+    )(function)
+
+
+def load(
+    ctx: click.Context, var_pairs: tuple[str, ...], var_files: tuple[Path, ...]
+) -> Configuration:
+    try:
+        cli_vars = parse_cli_vars(var_pairs)
+    except ValueError as exc:
+        raise AopctlError(str(exc)) from None
+    inputs = VariableInputs(cli=cli_vars, files=var_files, env=dict(os.environ))
+    config = load_configuration(options(ctx).chdir, inputs, env=dict(os.environ))
+    for warning in config.warnings:
+        click.secho(str(warning), fg="yellow", err=True)
+    return config
+
+
+@click.command()
+@variable_options
+@click.pass_context
+def validate(ctx: click.Context, var_pairs: tuple[str, ...], var_files: tuple[Path, ...]) -> None:
+    """Check the configuration: schema, references, variables and certificates. No network."""
+    config = load(ctx, var_pairs, var_files)
+    count = len(config.resources)
+    noun = "resource" if count == 1 else "resources"
+    click.secho(
+        f"Success! The configuration is valid: {count} {noun} in {len(config.files)} file(s).",
+        fg="green",
+    )
+
+
+@click.command()
+@click.option("--check", is_flag=True, help="Only report files that are not formatted (exit 1).")
+@click.pass_context
+def fmt(ctx: click.Context, check: bool) -> None:
+    """Rewrite *.aop.json files in canonical form."""
+    directory = options(ctx).chdir
+    unformatted: list[Path] = []
+    problems: list[str] = []
+    for path in config_files(directory):
+        text = path.read_text(encoding="utf-8")
+        data, errors = parse_json(text, path.name)
+        if errors:
+            problems.extend(str(e) for e in errors)
+            continue
+        formatted = format_text(data)
+        if formatted != text:
+            unformatted.append(path)
+            if not check:
+                path.write_text(formatted, encoding="utf-8")
+    if problems:
+        fail("cannot format files that are not valid JSON", problems)
+    for path in unformatted:
+        click.echo(path.name)
+    if check and unformatted:
+        raise click.exceptions.Exit(1)
+
+
+@click.command()
+@variable_options
+@click.pass_context
+def graph(ctx: click.Context, var_pairs: tuple[str, ...], var_files: tuple[Path, ...]) -> None:
+    """Print the resource dependency graph in DOT."""
+    click.echo(load(ctx, var_pairs, var_files).graph.to_dot(), nl=False)

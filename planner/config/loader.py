@@ -1,0 +1,548 @@
+"""Loads a configuration directory into validated, evaluated resources.
+
+Every problem in every file is collected as a Diagnostic; one ConfigError carries them all.
+Nothing here touches the network or writes a file.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from planner import certs
+from planner.config import schema, source, templates
+from planner.config.evaluate import Evaluated, Evaluator, MissingVariable
+from planner.config.templates import Deferred, Reference, TemplateError
+from planner.config.variables import Variable, VariableInputs, resolve
+from planner.errors import CertificateError, ConfigError, Diagnostic
+from planner.graph import CycleFound, Graph
+from planner.model import (
+    MAX_HOSTNAME_CERTIFICATES_PER_ZONE,
+    MAX_HOSTNAMES_PER_CERTIFICATE,
+    RESOURCE_TYPES,
+    ZONE_ID_RE,
+    Address,
+    Kind,
+    ResourceConfig,
+)
+
+_HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+
+
+class PrivateKey:
+    """Key text held until upload; never printed, compared or stored."""
+
+    __slots__ = ("_pem", "variable")
+
+    def __init__(self, pem: str | None, variable: str | None) -> None:
+        self._pem = pem
+        self.variable = variable  # the variable that should have supplied a missing key
+
+    def reveal(self) -> str | None:
+        return self._pem
+
+    def __repr__(self) -> str:
+        return "PrivateKey((sensitive value))"
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    value: Any
+    sensitive: bool
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Configuration:
+    directory: Path
+    files: tuple[str, ...]
+    resources: Mapping[Address, ResourceConfig]
+    certificates: Mapping[Address, certs.CertificateInfo]
+    private_keys: Mapping[Address, PrivateKey]
+    outputs: Mapping[str, Output]
+    settings: Mapping[str, Any]
+    graph: Graph
+    warnings: tuple[Diagnostic, ...] = ()
+    variables: Mapping[str, Variable] = field(default_factory=dict)
+
+
+@dataclass
+class _Block:
+    file: str
+    raw: Any
+
+
+@dataclass
+class _Merged:
+    variables: dict[str, _Block] = field(default_factory=dict)
+    locals: dict[str, _Block] = field(default_factory=dict)
+    resources: dict[Address, _Block] = field(default_factory=dict)
+    outputs: dict[str, _Block] = field(default_factory=dict)
+    settings: dict[str, _Block] = field(default_factory=dict)
+
+
+def _cut(location: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """The part of a file to drop for a schema error at `location`: the bad attribute of a
+    resource (the resource itself stays declared, so references to it still resolve), or the
+    bad entry of another block. An error on a whole resource (a missing attribute) drops
+    nothing: the evaluation skips what is absent."""
+    if location[:1] == ("resource",):
+        return location[:4] if len(location) != 3 else ()
+    return location[:2]
+
+
+def _usable(file: source.SourceFile, locations: list[tuple[str | int, ...]]) -> source.SourceFile:
+    """The file without the parts that failed the schema, so the rest can still be checked."""
+    if not isinstance(file.data, dict) or () in locations:
+        return source.SourceFile(file.path, file.name, {})
+    data = copy.deepcopy(file.data)
+    for location in sorted({_cut(loc) for loc in locations} - {()}, key=len, reverse=True):
+        *parents, last = location
+        holder = data
+        for key in parents:
+            holder = holder[key]
+        if isinstance(holder, dict):
+            holder.pop(last, None)
+    for block in ("variable", "locals", "resource", "output", "aopctl"):
+        if not isinstance(data.get(block, {}), dict):
+            data.pop(block)
+    return source.SourceFile(file.path, file.name, data)
+
+
+def _merge(files: list[source.SourceFile]) -> tuple[_Merged, list[Diagnostic]]:
+    merged = _Merged()
+    problems = []
+
+    def add(table: dict[Any, _Block], key: Any, label: str, src: str, raw: Any, path: str) -> None:
+        if key in table:
+            other = table[key].file
+            problems.append(Diagnostic(src, path, f"{label} is also defined in {other}"))
+        else:
+            table[key] = _Block(src, raw)
+
+    for file in files:
+        data = source.strip_comments(file.data)
+        for name, raw in data.get("variable", {}).items():
+            add(
+                merged.variables,
+                name,
+                f"variable {name!r}",
+                file.name,
+                raw,
+                source.json_path("variable", name),
+            )
+        for name, raw in data.get("locals", {}).items():
+            add(
+                merged.locals,
+                name,
+                f"local {name!r}",
+                file.name,
+                raw,
+                source.json_path("locals", name),
+            )
+        for type_name, named in data.get("resource", {}).items():
+            for name, raw in named.items():
+                address = Address(type_name, name)
+                add(
+                    merged.resources,
+                    address,
+                    str(address),
+                    file.name,
+                    raw,
+                    source.json_path("resource", type_name, name),
+                )
+        for name, raw in data.get("output", {}).items():
+            add(
+                merged.outputs,
+                name,
+                f"output {name!r}",
+                file.name,
+                raw,
+                source.json_path("output", name),
+            )
+        for key, raw in data.get("aopctl", {}).items():
+            add(
+                merged.settings,
+                key,
+                f"aopctl.{key}",
+                file.name,
+                raw,
+                source.json_path("aopctl", key),
+            )
+    return merged, problems
+
+
+class _Loader:
+    def __init__(
+        self,
+        directory: Path,
+        merged: _Merged,
+        variables: Mapping[str, Variable],
+        env: Mapping[str, str],
+        now: datetime,
+    ) -> None:
+        self.directory = directory
+        self.merged = merged
+        self.variables = variables
+        self.now = now
+        self.diagnostics: list[Diagnostic] = []
+        self.evaluated: dict[Address, dict[str, Evaluated]] = {}
+        self.certificates: dict[Address, certs.CertificateInfo] = {}
+        self.private_keys: dict[Address, PrivateKey] = {}
+        self.graph_dependencies: dict[Address, set[Address]] = {}
+        locals_raw = {name: block.raw for name, block in merged.locals.items()}
+        self.evaluator = Evaluator(directory, variables, locals_raw, env, self._lookup)
+
+    def error(self, file: str, path: str, message: str, severity: str = "error") -> None:
+        self.diagnostics.append(Diagnostic(file, path, message, severity))  # type: ignore[arg-type]
+
+    # -- references and the graph ------------------------------------------------------------
+
+    def _references(
+        self, raw: Any, seen_locals: frozenset[str] = frozenset()
+    ) -> list[templates.Ref]:
+        """Resource references in a raw value, looking through locals."""
+        found: list[templates.Ref] = []
+        if isinstance(raw, str) and templates.has_template(raw):
+            for ref in templates.references(templates.parse(raw)):
+                if (
+                    ref.parts[0] == "local"
+                    and len(ref.parts) == 2
+                    and ref.parts[1] not in seen_locals
+                ):
+                    block = self.merged.locals.get(ref.parts[1])
+                    if block is not None:
+                        found.extend(self._references(block.raw, seen_locals | {ref.parts[1]}))
+                else:
+                    found.append(ref)
+        elif isinstance(raw, list):
+            for item in raw:
+                found.extend(self._references(item, seen_locals))
+        elif isinstance(raw, dict):
+            for value in raw.values():
+                found.extend(self._references(value, seen_locals))
+        return found
+
+    def _dependencies(self, address: Address, block: _Block) -> set[Address]:
+        deps: set[Address] = set()
+        base = source.json_path("resource", address.type, address.name)
+        raw = dict(block.raw)
+        for attr, value in raw.items():
+            if attr in ("depends_on", "lifecycle"):
+                continue
+            try:
+                refs = self._references(value)
+            except TemplateError as exc:
+                self.error(block.file, f"{base}.{attr}", str(exc))
+                continue
+            for ref in refs:
+                target = self._check_reference(ref, block.file, f"{base}.{attr}")
+                if target is not None:
+                    deps.add(target)
+        for i, text in enumerate(raw.get("depends_on", [])):
+            target = Address(*text.split(".", 1))
+            if target not in self.merged.resources:
+                self.error(
+                    block.file, f"{base}.depends_on[{i}]", f"depends on undeclared resource {text}"
+                )
+            else:
+                deps.add(target)
+        if address in deps:
+            self.error(block.file, base, "a resource cannot refer to itself")
+            deps.discard(address)
+        return deps
+
+    def _check_reference(self, ref: templates.Ref, file: str, path: str) -> Address | None:
+        if ref.parts[0] not in RESOURCE_TYPES or len(ref.parts) != 3:
+            return None  # variables and locals are checked when evaluated
+        address = Address(ref.parts[0], ref.parts[1])
+        if address not in self.merged.resources:
+            names = [str(a) for a in self.merged.resources if a.type == address.type]
+            self.error(
+                file,
+                path,
+                f"reference to undeclared resource {address}"
+                f"{schema.did_you_mean(str(address), names)}",
+            )
+            return None
+        if not RESOURCE_TYPES[address.type].has(ref.parts[2]):
+            attrs = [
+                *RESOURCE_TYPES[address.type].attribute_names,
+                *RESOURCE_TYPES[address.type].computed,
+            ]
+            self.error(
+                file,
+                path,
+                f"{address.type} has no attribute {ref.parts[2]!r}"
+                f"{schema.did_you_mean(ref.parts[2], attrs)}",
+            )
+            return None
+        return address
+
+    # -- evaluation ---------------------------------------------------------------------------
+
+    def _lookup(self, address: Address, attribute: str) -> Evaluated:
+        resource_type = RESOURCE_TYPES[address.type]
+        if attribute in resource_type.computed:
+            return Evaluated(Deferred((Reference(address, attribute),)))
+        if address not in self.evaluated:  # only when a cycle forced an arbitrary order
+            return Evaluated(Deferred((Reference(address, attribute),)))
+        values = self.evaluated[address]
+        if attribute in values:
+            return values[attribute]
+        default = resource_type.attribute(attribute)
+        return Evaluated(default.default if default else None)
+
+    def evaluate_resources(self, order: list[Address]) -> dict[Address, ResourceConfig]:
+        resources = {}
+        for address in order:
+            block = self.merged.resources[address]
+            resources[address] = self._evaluate_resource(address, block)
+        return resources
+
+    def _evaluate_resource(self, address: Address, block: _Block) -> ResourceConfig:
+        resource_type = RESOURCE_TYPES[address.type]
+        base = source.json_path("resource", address.type, address.name)
+        values: dict[str, Evaluated] = {}
+        for attribute in resource_type.attributes:
+            path = f"{base}.{attribute.name}"
+            if attribute.name not in block.raw:
+                if attribute.default is not None:
+                    values[attribute.name] = Evaluated(attribute.default)
+                continue
+            raw = block.raw[attribute.name]
+            if resource_type.is_certificate and attribute.name == "private_key":
+                self.private_keys[address] = self._private_key(raw, block.file, path)
+                continue
+            try:
+                values[attribute.name] = self.evaluator.evaluate(raw)
+            except TemplateError as exc:
+                self.error(block.file, path, str(exc))
+                continue
+            self._check_value(
+                attribute.name,
+                attribute.kind,
+                attribute.choices,
+                values[attribute.name].value,
+                block.file,
+                path,
+            )
+        self.evaluated[address] = values
+        if resource_type.is_certificate:
+            self._check_certificate(address, values, block.file, base)
+        lifecycle = block.raw.get("lifecycle", {})
+        return ResourceConfig(
+            address=address,
+            attributes={k: v.value for k, v in values.items()},
+            file=block.file,
+            dependencies=tuple(sorted(self.graph_dependencies.get(address, ()))),
+            sensitive=frozenset(k for k, v in values.items() if v.sensitive)
+            | frozenset(a.name for a in resource_type.attributes if a.sensitive),
+            prevent_destroy=bool(lifecycle.get("prevent_destroy", False)),
+        )
+
+    def _private_key(self, raw: Any, file: str, path: str) -> PrivateKey:
+        try:
+            value = self.evaluator.evaluate(raw).value
+        except MissingVariable as exc:
+            # A key is only needed to upload; the planner complains if it has to.
+            return PrivateKey(None, exc.name)
+        except TemplateError as exc:
+            self.error(file, path, str(exc))
+            return PrivateKey(None, None)
+        if not isinstance(value, str):
+            self.error(file, path, "must be a PEM string known before apply")
+            return PrivateKey(None, None)
+        return PrivateKey(certs.normalize_pem(value), None)
+
+    def _check_value(
+        self, name: str, kind: Kind, choices: tuple[str, ...], value: Any, file: str, path: str
+    ) -> None:
+        if isinstance(value, Deferred):
+            return
+        if kind is Kind.BOOL and not isinstance(value, bool):
+            self.error(file, path, f"must be a boolean, got {type(value).__name__}")
+        elif kind is Kind.STRING and not isinstance(value, str):
+            self.error(file, path, f"must be a string, got {type(value).__name__}")
+        elif kind is Kind.STRING and choices and value not in choices:
+            self.error(file, path, "must be one of " + ", ".join(choices))
+        elif kind is Kind.LIST_OF_STRINGS:
+            self._check_hostnames(value, file, path)
+        elif name == "zone":
+            self._check_zone(value, file, path)
+
+    def _check_zone(self, value: str, file: str, path: str) -> None:
+        if not (ZONE_ID_RE.match(value) or _HOSTNAME.match(value)):
+            self.error(file, path, f"{value!r} is neither a zone name nor a 32-character zone id")
+
+    def _check_hostnames(self, value: Any, file: str, path: str) -> None:
+        if not isinstance(value, list) or not all(isinstance(h, str) for h in value):
+            self.error(file, path, "must be a list of hostnames")
+            return
+        if not 1 <= len(value) <= MAX_HOSTNAMES_PER_CERTIFICATE:
+            self.error(file, path, f"must list 1 to {MAX_HOSTNAMES_PER_CERTIFICATE} hostnames")
+        for i, hostname in enumerate(value):
+            if not _HOSTNAME.match(hostname) or len(hostname) > 255:
+                self.error(file, f"{path}[{i}]", f"{hostname!r} is not a valid lower-case hostname")
+        duplicates = sorted({h for h in value if value.count(h) > 1})
+        if duplicates:
+            self.error(file, path, "hostnames listed twice: " + ", ".join(duplicates))
+
+    def _check_certificate(
+        self, address: Address, values: dict[str, Evaluated], file: str, base: str
+    ) -> None:
+        value = values.get("certificate")
+        if value is None:
+            return
+        if not isinstance(value.value, str):
+            self.error(file, f"{base}.certificate", "must be a PEM string known before apply")
+            return
+        try:
+            info = certs.parse_certificate(value.value)
+        except CertificateError as exc:
+            self.error(file, f"{base}.certificate", exc.message)
+            return
+        values["certificate"] = Evaluated(info.pem, value.sensitive)
+        self.certificates[address] = info
+        leaf = address.type == "aop_hostname_certificate"
+        for severity, message in certs.check_certificate(info, leaf_required=leaf, now=self.now):
+            self.error(file, f"{base}.certificate", message, severity)
+        key = self.private_keys.get(address)
+        pem = key.reveal() if key else None
+        if pem is None:
+            return
+        try:
+            key_info = certs.parse_private_key(pem)
+        except CertificateError as exc:
+            self.error(file, f"{base}.private_key", exc.message)
+            return
+        if not certs.key_matches(info, key_info):
+            self.error(file, f"{base}.private_key", "private key does not match the certificate")
+
+    # -- whole-configuration checks ------------------------------------------------------------
+
+    def check_limits(self, resources: Mapping[Address, ResourceConfig]) -> None:
+        """Limits Cloudflare enforces, checked before anything is sent."""
+        per_zone: dict[Any, list[Address]] = {}
+        fingerprints: dict[tuple[Any, str, str], Address] = {}
+        for address, info in sorted(self.certificates.items()):
+            zone = resources[address].zone
+            if address.type == "aop_hostname_certificate":
+                per_zone.setdefault(zone, []).append(address)
+            key = (zone, address.type, info.fingerprint_sha256)
+            if key in fingerprints:
+                self._resource_error(
+                    address, "certificate", f"the same certificate as {fingerprints[key]}"
+                )
+            fingerprints.setdefault(key, address)
+        for zone, addresses in per_zone.items():
+            if len(addresses) > MAX_HOSTNAME_CERTIFICATES_PER_ZONE:
+                self._resource_error(
+                    addresses[-1],
+                    "zone",
+                    f"zone {zone} would have "
+                    f"{len(addresses)} hostname certificates; Cloudflare allows "
+                    f"{MAX_HOSTNAME_CERTIFICATES_PER_ZONE}",
+                )
+        self._check_bindings(resources)
+
+    def _check_bindings(self, resources: Mapping[Address, ResourceConfig]) -> None:
+        owner: dict[tuple[Any, str], Address] = {}
+        per_certificate: dict[Any, int] = {}
+        for address, resource in sorted(resources.items()):
+            if address.type != "aop_hostname_binding":
+                continue
+            hostnames = resource.attributes.get("hostnames")
+            if not isinstance(hostnames, list):
+                continue
+            for hostname in hostnames:
+                key = (resource.zone, hostname)
+                if key in owner:
+                    self._resource_error(
+                        address, "hostnames", f"{hostname} is already bound by {owner[key]}"
+                    )
+                owner.setdefault(key, address)
+            certificate = resource.attributes.get("certificate_id")
+            marker = repr(certificate)
+            per_certificate[marker] = per_certificate.get(marker, 0) + len(hostnames)
+            if per_certificate[marker] > MAX_HOSTNAMES_PER_CERTIFICATE:
+                self._resource_error(
+                    address,
+                    "hostnames",
+                    f"more than {MAX_HOSTNAMES_PER_CERTIFICATE} hostnames bound to one certificate",
+                )
+
+    def _resource_error(self, address: Address, attribute: str, message: str) -> None:
+        block = self.merged.resources[address]
+        path = source.json_path("resource", address.type, address.name, attribute)
+        self.error(block.file, path, message)
+
+    def outputs(self) -> dict[str, Output]:
+        outputs = {}
+        for name, block in sorted(self.merged.outputs.items()):
+            try:
+                value = self.evaluator.evaluate(block.raw.get("value"))
+            except TemplateError as exc:
+                self.error(block.file, source.json_path("output", name, "value"), str(exc))
+                continue
+            sensitive = bool(block.raw.get("sensitive", False)) or value.sensitive
+            outputs[name] = Output(name, value.value, sensitive, block.raw.get("description", ""))
+        return outputs
+
+
+def load_configuration(
+    directory: Path,
+    inputs: VariableInputs | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    now: datetime | None = None,
+) -> Configuration:
+    """Read, validate and evaluate every `*.aop.json` in `directory`; raise ConfigError listing
+    every problem found."""
+    inputs = inputs or VariableInputs()
+    files, diagnostics = source.read_directory(directory)
+    usable = []
+    for file in files:
+        schema_problems = schema.validate_file(file)
+        diagnostics.extend(d for _, d in schema_problems)
+        usable.append(_usable(file, [loc for loc, _ in schema_problems]))
+    merged, merge_problems = _merge(usable)
+    declared = {name: (b.file, b.raw) for name, b in merged.variables.items()}
+    variables, variable_problems = resolve(declared, inputs)
+    loader = _Loader(
+        directory, merged, variables, env if env is not None else {}, now or datetime.now(UTC)
+    )
+    loader.diagnostics.extend(diagnostics + merge_problems + variable_problems)
+    for address, block in sorted(merged.resources.items()):
+        loader.graph_dependencies[address] = loader._dependencies(address, block)
+    graph = Graph(loader.graph_dependencies)
+    try:
+        order = graph.order()
+    except CycleFound as exc:
+        first = exc.cycle[0]
+        block = merged.resources[Address(*first.split(".", 1))]
+        loader.error(block.file, source.json_path("resource", *first.split(".", 1)), str(exc))
+        order = sorted(merged.resources)
+    resources = loader.evaluate_resources(order)
+    loader.check_limits(resources)
+    outputs = loader.outputs()
+    if any(d.severity == "error" for d in loader.diagnostics):
+        raise ConfigError(loader.diagnostics)
+    return Configuration(
+        directory=directory,
+        files=tuple(f.name for f in files),
+        resources=dict(sorted(resources.items())),
+        certificates=loader.certificates,
+        private_keys=loader.private_keys,
+        outputs=outputs,
+        settings={k: b.raw for k, b in merged.settings.items()},
+        graph=graph,
+        warnings=tuple(sorted(d for d in loader.diagnostics if d.severity == "warning")),
+        variables=variables,
+    )

@@ -1,0 +1,98 @@
+"""Reading `*.aop.json` files: JSON with precise syntax errors, duplicate keys, `//` comments."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from planner.errors import Diagnostic
+
+CONFIG_SUFFIX = ".aop.json"
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    name: str  # as shown to the user: relative to the configuration directory
+    data: Any
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def json_path(*keys: str | int) -> str:
+    """`$.resource.aop_ssl_mode.main` style paths, quoting keys that are not identifiers."""
+    out = "$"
+    for key in keys:
+        if isinstance(key, int):
+            out += f"[{key}]"
+        elif _IDENTIFIER.match(key):
+            out += f".{key}"
+        else:
+            out += f"[{json.dumps(key)}]"
+    return out
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def parse_json(text: str, name: str) -> tuple[Any, list[Diagnostic]]:
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates), []
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        return None, [Diagnostic(name, "", f"invalid JSON at {where}: {exc.msg}")]
+    except _DuplicateKey as exc:
+        return None, [Diagnostic(name, "", f"duplicate key {exc.args[0]!r} in one object")]
+
+
+def strip_comments(value: Any) -> Any:
+    """Drop every key named `//`, at any depth."""
+    if isinstance(value, dict):
+        return {k: strip_comments(v) for k, v in value.items() if k != "//"}
+    if isinstance(value, list):
+        return [strip_comments(v) for v in value]
+    return value
+
+
+def config_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob(f"*{CONFIG_SUFFIX}") if p.is_file())
+
+
+def read_directory(directory: Path) -> tuple[list[SourceFile], list[Diagnostic]]:
+    if not directory.is_dir():
+        return [], [Diagnostic(str(directory), "", "configuration directory does not exist")]
+    paths = config_files(directory)
+    if not paths:
+        message = f"no {CONFIG_SUFFIX} files in this directory"
+        return [], [Diagnostic(str(directory), "", message)]
+    return read_files(paths)
+
+
+def read_files(paths: Iterable[Path]) -> tuple[list[SourceFile], list[Diagnostic]]:
+    sources: list[SourceFile] = []
+    diagnostics: list[Diagnostic] = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            diagnostics.append(Diagnostic(path.name, "", f"cannot read file: {reason}"))
+            continue
+        data, problems = parse_json(text, path.name)
+        diagnostics.extend(problems)
+        if not problems:
+            sources.append(SourceFile(path, path.name, data))
+    return sources, diagnostics

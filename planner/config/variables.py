@@ -1,0 +1,138 @@
+"""Variable values: `--var` > `--var-file` > `AOP_VAR_<NAME>` > `default`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from planner.config.source import json_path, parse_json
+from planner.errors import Diagnostic
+
+ENV_PREFIX = "AOP_VAR_"
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True)
+class VariableInputs:
+    """Values given from outside the configuration."""
+
+    cli: Mapping[str, str] = field(default_factory=dict)
+    files: Sequence[Path] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    value: Any  # MISSING when nothing gave it a value
+    sensitive: bool
+    file: str
+
+
+def parse_cli_vars(pairs: Sequence[str]) -> dict[str, str]:
+    """`NAME=VALUE` strings from `--var`; raises ValueError naming a malformed one."""
+    values = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--var {pair!r}: expected NAME=VALUE")
+        values[name.strip()] = value
+    return values
+
+
+def _convert(text: str, declared: str) -> Any:
+    """Text from the command line or environment, as the declared type."""
+    if declared == "bool":
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        raise ValueError("expected true or false")
+    if declared == "number":
+        try:
+            return int(text)
+        except ValueError:
+            return float(text)
+    if declared in ("list", "map"):
+        value = json.loads(text)
+        if not isinstance(value, list if declared == "list" else dict):
+            raise ValueError(f"expected a JSON {declared}")
+        return value
+    return text
+
+
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "bool": bool,
+    "number": (int, float),
+    "list": list,
+    "map": dict,
+}
+
+
+def _check_type(value: Any, declared: str) -> str | None:
+    expected = _TYPES.get(declared)
+    if expected is None or value is MISSING:
+        return None
+    if isinstance(value, bool) and declared == "number":
+        return "expected a number"
+    return None if isinstance(value, expected) else f"expected a {declared}"
+
+
+def _file_values(paths: Sequence[Path]) -> tuple[dict[str, Any], list[Diagnostic]]:
+    values: dict[str, Any] = {}
+    diagnostics: list[Diagnostic] = []
+    for path in paths:
+        try:
+            data, problems = parse_json(path.read_text(encoding="utf-8"), str(path))
+        except OSError as exc:
+            diagnostics.append(
+                Diagnostic(str(path), "", f"cannot read variable file: {exc.strerror}")
+            )
+            continue
+        if not problems and not isinstance(data, dict):
+            problems = [Diagnostic(str(path), "$", "a variable file must hold a JSON object")]
+        diagnostics.extend(problems)
+        if not problems:
+            values.update(data)
+    return values, diagnostics
+
+
+def resolve(
+    declared: Mapping[str, tuple[str, Mapping[str, Any]]], inputs: VariableInputs
+) -> tuple[dict[str, Variable], list[Diagnostic]]:
+    """Values of the declared variables (`declared` maps name -> (file, block))."""
+    from_files, diagnostics = _file_values(inputs.files)
+    for name in sorted(set(inputs.cli) - set(declared)):
+        diagnostics.append(Diagnostic("--var", name, f"variable {name!r} is not declared"))
+    for name in sorted(set(from_files) - set(declared)):
+        diagnostics.append(Diagnostic("--var-file", name, f"variable {name!r} is not declared"))
+    variables = {}
+    for name, (file, block) in declared.items():
+        kind = block.get("type", "any")
+        path = json_path("variable", name)
+        value, origin = block.get("default", MISSING), f"{file}: {path}.default"
+        env_name = ENV_PREFIX + name
+        try:
+            if env_name in inputs.env:
+                value, origin = _convert(inputs.env[env_name], kind), f"environment {env_name}"
+            if name in from_files:
+                value, origin = from_files[name], "--var-file"
+            if name in inputs.cli:
+                value, origin = _convert(inputs.cli[name], kind), f"--var {name}"
+        except ValueError as exc:
+            diagnostics.append(Diagnostic(file, path, f"value from {origin}: {exc}"))
+            value = MISSING
+        problem = _check_type(value, kind)
+        if problem:
+            diagnostics.append(Diagnostic(file, path, f"value from {origin}: {problem}"))
+        variables[name] = Variable(name, value, bool(block.get("sensitive", False)), file)
+    return variables, diagnostics
