@@ -1,0 +1,426 @@
+"""Apply: execute a plan's steps in dependency order, through ports (API, state, reporter).
+
+Independent steps run concurrently (bounded; the client's rate limiter is shared). The state is
+written after every API write that succeeded. On the first error no new step starts, steps in
+flight finish, the state is saved, and ApplyError says what was done and what was not.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from planner import certs
+from planner.cloudflare.types import AssociationUpdate
+from planner.config import Configuration
+from planner.config.templates import Deferred, Reference
+from planner.errors import AopctlError, ApplyError, NotFoundError
+from planner.live import Api, LiveCertificate
+from planner.plan import Planned, PlanResult
+from planner.plan_model import Action
+from planner.schedule import Step, build
+from state import OutputState, ResourceState, StateBackend, StateDocument
+
+
+class Reporter(Protocol):
+    """Progress of an apply; the CLI prints it, tests record it. The core never prints."""
+
+    def step_started(self, step: str, message: str) -> None: ...
+    def step_progress(self, step: str, message: str) -> None: ...
+    def step_finished(self, step: str, message: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ApplySettings:
+    parallelism: int = 10
+    deploy_timeout: float = 900.0
+    poll_initial: float = 1.0
+    poll_max: float = 15.0
+    progress_every: float = 10.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+
+@dataclass
+class ApplyOutcome:
+    done: list[str] = field(default_factory=list)
+    not_done: list[str] = field(default_factory=list)
+    state: StateDocument | None = None
+
+
+class _StateWriter:
+    """Serialises state updates from concurrent steps; every update is written at once."""
+
+    def __init__(self, backend: StateBackend, document: StateDocument) -> None:
+        self._backend = backend
+        self._lock = threading.Lock()
+        self.document = document
+
+    def update(self, change: Callable[[StateDocument], StateDocument]) -> None:
+        with self._lock:
+            updated = change(self.document)
+            self.document = self._backend.write(updated, expected_serial=self.document.serial)
+
+
+def _certificate_state(item: Planned, cert: LiveCertificate, zone: tuple[str, str],
+                       fingerprint: str, public_key: str | None,
+                       deposed: list[str]) -> ResourceState:
+    attributes: dict[str, Any] = {
+        "id": cert.id,
+        "status": cert.status,
+        "expires_on": cert.expires_on.isoformat() if cert.expires_on else None,
+        "issuer": cert.issuer,
+        "serial_number": getattr(cert, "serial_number", None),
+        "signature": cert.signature,
+        "uploaded_on": cert.uploaded_on.isoformat() if cert.uploaded_on else None,
+        "fingerprint_sha256": fingerprint,
+    }
+    if deposed:
+        attributes["deposed"] = sorted(deposed)
+    fingerprints = {"certificate_sha256": fingerprint}
+    if public_key:
+        fingerprints["public_key_sha256"] = public_key
+    return _resource_state(item, zone, cert.id, attributes, fingerprints)
+
+
+def _resource_state(item: Planned, zone: tuple[str, str], remote_id: str | None,
+                    attributes: dict[str, Any], fingerprints: dict[str, str]) -> ResourceState:
+    address = item.change.address
+    dependencies = item.config.dependencies if item.config else ()
+    return ResourceState(
+        address=str(address),
+        type=address.type,
+        name=address.name,
+        zone_id=zone[0],
+        zone_name=zone[1],
+        remote_id=remote_id,
+        attributes=attributes,
+        dependencies=tuple(str(d) for d in dependencies),
+        fingerprints=fingerprints,
+    )
+
+
+class _Executor:
+    def __init__(self, result: PlanResult, api: Api, writer: _StateWriter, reporter: Reporter,
+                 settings: ApplySettings) -> None:
+        self.result = result
+        self.config: Configuration | None = result.config
+        self.api = api
+        self.writer = writer
+        self.reporter = reporter
+        self.settings = settings
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _zone(self, item: Planned) -> tuple[str, str]:
+        zone_id = item.change.zone_id or ""
+        return zone_id, self.result.live[zone_id].name if zone_id in self.result.live else zone_id
+
+    def _lookup(self, reference: Reference) -> Any:
+        current = self.writer.document.get(str(reference.address))
+        if current is not None and reference.attribute in current.attributes:
+            return current.attributes[reference.attribute]
+        if self.config is not None:
+            value = self.config.resources[reference.address].attributes.get(reference.attribute)
+            return value.resolve(self._lookup) if isinstance(value, Deferred) else value
+        return None
+
+    def _resolved(self, item: Planned) -> dict[str, Any]:
+        assert item.config is not None
+        return {
+            k: v.resolve(self._lookup) if isinstance(v, Deferred) else v
+            for k, v in item.config.attributes.items()
+        }
+
+    def _put(self, item: Planned, state: ResourceState) -> None:
+        self.writer.update(lambda doc: doc.with_resource(state))
+
+    def _forget(self, item: Planned) -> None:
+        self.writer.update(lambda doc: doc.without(str(item.change.address)))
+
+    # -- waiting -------------------------------------------------------------------------------
+
+    def _await(self, step: Step, fetch: Callable[[], LiveCertificate | None], goal: str) -> \
+            LiveCertificate | None:
+        """Poll until the certificate reaches `goal` ("active" or "gone"), with back-off."""
+        start = self.settings.clock()
+        interval, last_report = self.settings.poll_initial, start
+        verb = "deploying" if goal == "active" else "deleting"
+        while True:
+            cert = fetch()
+            status = cert.status if cert is not None else "deleted"
+            if goal == "active" and status == "active":
+                return cert
+            if goal == "gone" and status == "deleted":
+                return None
+            if status in ("deployment_timed_out", "deletion_timed_out"):
+                raise ApplyError(f"{step}: Cloudflare reports {status}; run apply again to retry")
+            elapsed = self.settings.clock() - start
+            if elapsed > self.settings.deploy_timeout:
+                raise ApplyError(
+                    f"{step}: still {status} after {int(elapsed)}s (--deploy-timeout); "
+                    "run apply again to resume waiting"
+                )
+            if self.settings.clock() - last_report >= self.settings.progress_every:
+                self.reporter.step_progress(str(step), f"still {verb}... [{int(elapsed)}s elapsed]")
+                last_report = self.settings.clock()
+            self.settings.sleep(interval)
+            interval = min(interval * 2, self.settings.poll_max)
+
+    def _fetch(self, item: Planned, cert_id: str) -> Callable[[], LiveCertificate | None]:
+        zone_id = item.change.zone_id or ""
+        get = (
+            self.api.get_zone_certificate
+            if item.change.address.type == "aop_zone_certificate"
+            else self.api.get_hostname_certificate
+        )
+
+        def fetch() -> LiveCertificate | None:
+            try:
+                return get(zone_id, cert_id)
+            except NotFoundError:
+                return None
+
+        return fetch
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def run(self, step: Step, item: Planned) -> str:
+        kind, action = step.address.type, item.change.action
+        if step.phase == "destroy":
+            if action is Action.FORGET:
+                self._forget(item)
+                return "removed from state"
+            if kind in ("aop_zone_certificate", "aop_hostname_certificate"):
+                return self._delete_certificate(step, item)
+            if kind == "aop_hostname_binding":
+                self._void(item)
+                self._forget(item)
+                return f"voided {len(item.void)} hostname(s)"
+            self._write_setting(item, False if kind != "aop_ssl_mode" else None)
+            self._forget(item)
+            return "turned off"
+        if kind in ("aop_zone_certificate", "aop_hostname_certificate"):
+            return self._certificate(step, item)
+        if kind == "aop_hostname_binding":
+            return self._bind(item)
+        return self._setting(item)
+
+    def _certificate(self, step: Step, item: Planned) -> str:
+        assert self.config is not None
+        address, action = item.change.address, item.change.action
+        info = self.config.certificates[address]
+        zone = self._zone(item)
+        prior = item.prior
+        deposed = list(prior.attributes.get("deposed", [])) if prior else []
+        if action is Action.REPLACE and prior is not None and prior.remote_id:
+            deposed.append(prior.remote_id)
+        if action in (Action.CREATE, Action.REPLACE):
+            key = self.config.private_keys[address].reveal()
+            if key is None:
+                raise ApplyError(f"{address}: no private key to upload with")
+            upload = (
+                self.api.upload_zone_certificate
+                if address.type == "aop_zone_certificate"
+                else self.api.upload_hostname_certificate
+            )
+            cert: LiveCertificate | None = upload(zone[0], info.pem, key)
+            verb = "uploaded"
+        else:  # WAIT or IMPORT: the certificate is already there
+            live = self.result.live[zone[0]]
+            cert = live.certificate(address.type, prior.remote_id if prior else None)
+            cert = cert or live.find_by_fingerprint(address.type, info.fingerprint_sha256)
+            verb = "adopted" if action is Action.IMPORT else "deployed"
+        assert cert is not None
+        state = _certificate_state(item, cert, zone, info.fingerprint_sha256,
+                                   info.public_key_sha256, deposed)
+        self._put(item, state)
+        if cert.status != "active":
+            self.reporter.step_progress(str(step), f"{verb} as {cert.id}; waiting until active")
+            cert = self._await(step, self._fetch(item, cert.id), "active")
+            assert cert is not None
+            self._put(item, _certificate_state(item, cert, zone, info.fingerprint_sha256,
+                                               info.public_key_sha256, deposed))
+        return f"{verb} {cert.id}, active"
+
+    def _claimed(self, zone_id: str) -> set[str]:
+        claimed: set[str] = set()
+        for item in self.result.planned:
+            if item.config is not None and item.config.address.type == "aop_hostname_binding" \
+                    and item.change.zone_id == zone_id:
+                claimed.update(self._resolved(item).get("hostnames") or [])
+        for resource in self.writer.document.resources:
+            if resource.type == "aop_hostname_binding" and resource.zone_id == zone_id:
+                claimed.update(resource.attributes.get("hostnames", []))
+        return claimed
+
+    def _delete_certificate(self, step: Step, item: Planned) -> str:
+        address = item.change.address
+        zone_id = item.change.zone_id or ""
+        cert_id = step.remote_id or item.change.remote_id or ""
+        pointing = [
+            a for a in self.api.list_hostname_associations(zone_id, status="all")
+            if a.cert_id == cert_id and a.enabled is not None
+            and a.status not in ("deleted", "pending_deletion")
+        ] if address.type == "aop_hostname_certificate" else []
+        still_needed = sorted(a.hostname for a in pointing if a.hostname in self._claimed(zone_id))
+        if still_needed:
+            raise ApplyError(f"{step}: not deleted, still bound to {', '.join(still_needed)}")
+        if pointing:
+            self.api.put_hostname_associations(
+                zone_id, [AssociationUpdate(a.hostname, cert_id, None) for a in pointing]
+            )
+        delete = (
+            self.api.delete_zone_certificate
+            if address.type == "aop_zone_certificate"
+            else self.api.delete_hostname_certificate
+        )
+        delete(zone_id, cert_id)
+        if step.remote_id:
+            self.writer.update(lambda doc: _without_deposed(doc, str(address), cert_id))
+        else:
+            self._forget(item)
+        self._await(step, self._fetch(item, cert_id), "gone")
+        return f"deleted {cert_id}"
+
+    def _void(self, item: Planned) -> None:
+        if item.void:
+            updates = [AssociationUpdate(h, cert_id, None) for h, cert_id in item.void]
+            self.api.put_hostname_associations(item.change.zone_id or "", updates)
+
+    def _bind(self, item: Planned) -> str:
+        values = self._resolved(item)
+        cert_id = values.get("certificate_id")
+        if not isinstance(cert_id, str):
+            raise ApplyError(f"{item.change.address}: certificate_id is not known")
+        enabled = bool(values.get("enabled", True))
+        hostnames = list(values.get("hostnames") or [])
+        updates = [AssociationUpdate(h, cert_id, enabled) for h in hostnames]
+        updates += [AssociationUpdate(h, old, None) for h, old in item.void]
+        self.api.put_hostname_associations(item.change.zone_id or "", updates)
+        attributes = {"hostnames": hostnames, "certificate_id": cert_id, "enabled": enabled}
+        self._put(item, _resource_state(item, self._zone(item), None, attributes, {}))
+        return f"bound {len(hostnames)} hostname(s) to {cert_id}"
+
+    def _write_setting(self, item: Planned, value: Any) -> None:
+        zone_id = item.change.zone_id or ""
+        kind = item.change.address.type
+        if kind == "aop_ssl_mode" and value is not None:
+            self.api.patch_setting(zone_id, "ssl", value)
+        elif kind == "aop_global":
+            self.api.patch_setting(zone_id, "tls_client_auth", "on" if value else "off")
+        elif kind == "aop_zone_settings":
+            self.api.set_zone_aop_enabled(zone_id, bool(value))
+
+    def _setting(self, item: Planned) -> str:
+        values = self._resolved(item)
+        name = "mode" if item.change.address.type == "aop_ssl_mode" else "enabled"
+        if item.change.action is not Action.IMPORT:
+            self._write_setting(item, values[name])
+        zone = self._zone(item)
+        self._put(item, _resource_state(item, zone, zone[0], {name: values[name]}, {}))
+        return f"{name} = {values[name]}"
+
+    def outputs(self) -> dict[str, OutputState]:
+        if self.config is None:
+            return {}
+        return {
+            name: OutputState(
+                output.value.resolve(self._lookup)
+                if isinstance(output.value, Deferred) else output.value,
+                output.sensitive,
+            )
+            for name, output in self.config.outputs.items()
+        }
+
+
+def _without_deposed(doc: StateDocument, address: str, cert_id: str) -> StateDocument:
+    current = doc.get(address)
+    if current is None:
+        return doc
+    attributes = dict(current.attributes)
+    remaining = [d for d in attributes.get("deposed", []) if d != cert_id]
+    if remaining:
+        attributes["deposed"] = remaining
+    else:
+        attributes.pop("deposed", None)
+    return doc.with_resource(ResourceState(
+        address=current.address, type=current.type, name=current.name, zone_id=current.zone_id,
+        zone_name=current.zone_name, remote_id=current.remote_id, attributes=attributes,
+        dependencies=current.dependencies, fingerprints=current.fingerprints,
+    ))
+
+
+def apply_plan(result: PlanResult, api: Api, backend: StateBackend, reporter: Reporter,
+               settings: ApplySettings | None = None) -> ApplyOutcome:
+    """Execute `result`; the state is saved after every successful write."""
+    settings = settings or ApplySettings()
+    current = backend.read()
+    writer = _StateWriter(backend, current)
+    if result.refreshed.to_json() != current.to_json():
+        writer.update(lambda doc: result.refreshed)
+    executor = _Executor(result, api, writer, reporter, settings)
+    outcome = ApplyOutcome()
+    if result.plan.mode != "refresh-only":
+        _run_all(executor, outcome, settings)
+    if not outcome.not_done:
+        outputs = executor.outputs()
+        writer.update(lambda doc: doc.with_outputs(outputs))
+    outcome.state = writer.document
+    return outcome
+
+
+def _run_all(executor: _Executor, outcome: ApplyOutcome, settings: ApplySettings) -> None:
+    schedule = build(executor.result.planned)
+    waiting = dict(schedule.dependencies)
+    finished: set[Step] = set()
+    failures: list[str] = []
+    with ThreadPoolExecutor(max_workers=settings.parallelism) as pool:
+        running: dict[Future[str], Step] = {}
+        while waiting or running:
+            if not failures:
+                for step in sorted(s for s, deps in waiting.items() if deps <= finished):
+                    del waiting[step]
+                    executor.reporter.step_started(str(step), step_verb(schedule.items[step], step))
+                    running[pool.submit(executor.run, step, schedule.items[step])] = step
+            if not running:
+                break
+            completed, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in completed:
+                step = running.pop(future)
+                try:
+                    message = future.result()
+                except AopctlError as exc:
+                    failures.append(f"{step}: {exc.message}")
+                    outcome.not_done.append(str(step))
+                    continue
+                except Exception as exc:  # noqa: BLE001 - recorded, the state is still saved
+                    failures.append(f"{step}: unexpected {type(exc).__name__}: {exc}")
+                    outcome.not_done.append(str(step))
+                    continue
+                finished.add(step)
+                outcome.done.append(str(step))
+                executor.reporter.step_finished(str(step), message)
+    outcome.not_done.extend(str(s) for s in sorted(waiting))
+    if failures:
+        raise ApplyError("apply stopped: " + "; ".join(failures), [
+            *(f"done: {d}" for d in outcome.done),
+            *(f"not done: {n}" for n in outcome.not_done),
+            "the state holds everything that was done; run apply again to finish",
+        ])
+
+
+def step_verb(item: Planned, step: Step) -> str:
+    if step.phase == "destroy":
+        return "destroying..." if item.change.action is not Action.FORGET else "forgetting..."
+    return {
+        Action.CREATE: "creating...",
+        Action.REPLACE: "creating replacement...",
+        Action.UPDATE: "modifying...",
+        Action.IMPORT: "importing...",
+        Action.WAIT: "waiting for deployment...",
+    }.get(item.change.action, "applying...")

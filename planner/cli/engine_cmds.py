@@ -1,0 +1,235 @@
+"""plan, apply and destroy: wiring the configuration, state, client and renderers."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from planner.apply import ApplySettings, apply_plan
+from planner.cli import options
+from planner.cli.config_cmds import load, variable_options
+from planner.cli.state_cmds import open_backend, state_errors
+from planner.cloudflare import CloudflareClient, Credentials
+from planner.config import Configuration
+from planner.errors import AopctlError
+from planner.live import Refresher
+from planner.model import Address
+from planner.plan import PlanOptions, PlanResult, make_plan
+from planner.planfile import read_plan_file, verify_replan, write_plan_file
+from planner.render import render_json, render_markdown, render_text
+from state import StateBackend, hold_lock
+
+SANDBOX_TOKEN = "sandbox-token"  # any non-empty token works against the sandbox
+
+
+@contextmanager
+def connect(ctx: click.Context, *, read_only: bool = False) -> Iterator[CloudflareClient]:
+    """A client for Cloudflare, or for the configuration's sandbox with --sandbox."""
+    opts = options(ctx)
+    env = dict(os.environ)
+    if opts.sandbox:
+        from planner.sandbox import default_path, open_persistent
+
+        sandbox = open_persistent(default_path(opts.chdir))
+        has_credentials = env.get("CLOUDFLARE_API_TOKEN") or env.get("CLOUDFLARE_API_KEY")
+        credentials = (
+            Credentials.from_env(env) if has_credentials else Credentials.from_token(SANDBOX_TOKEN)
+        )
+        client = CloudflareClient(
+            credentials,
+            base_url="http://sandbox.aopctl.invalid/client/v4",
+            transport=sandbox.transport(),
+            read_only=read_only,
+        )
+    else:
+        client = CloudflareClient.from_env(env, read_only=read_only)
+    with client:
+        yield client
+
+
+def parse_addresses(values: tuple[str, ...], option: str) -> tuple[Address, ...]:
+    try:
+        return tuple(Address.parse(v) for v in values)
+    except ValueError as exc:
+        raise AopctlError(f"{option}: {exc}") from None
+
+
+def parse_duration(text: str) -> float:
+    """`90`, `90s`, `15m`, `1h` -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise AopctlError(f"invalid duration {text!r}: use e.g. 90s, 15m or 1h") from None
+
+
+def render(result: PlanResult, fmt: str, color: bool) -> str:
+    if fmt == "json":
+        return render_json(result.plan)
+    if fmt == "markdown":
+        return render_markdown(result.plan)
+    return render_text(result.plan, color=color)
+
+
+def _plan(ctx: click.Context, config: Configuration | None, backend: StateBackend,
+          client: CloudflareClient, plan_options: PlanOptions) -> PlanResult:
+    with state_errors():
+        state = backend.read()
+    return make_plan(config, state, Refresher(client), plan_options)
+
+
+def plan_options_from(mode: str, targets: tuple[str, ...], replace: tuple[str, ...]) -> PlanOptions:
+    return PlanOptions(
+        mode=mode,
+        targets=parse_addresses(targets, "--target"),
+        replace=parse_addresses(replace, "--replace"),
+    )
+
+
+def _mode(destroy: bool, refresh_only: bool) -> str:
+    if destroy and refresh_only:
+        raise AopctlError("--destroy and --refresh-only cannot be combined")
+    return "destroy" if destroy else "refresh-only" if refresh_only else "normal"
+
+
+@click.command()
+@variable_options
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the plan to apply it later with `aopctl apply FILE`.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
+@click.option("--target", "targets", multiple=True, metavar="ADDR",
+              help="Plan only this resource and what it depends on (repeatable).")
+@click.option("--replace", "replace", multiple=True, metavar="ADDR",
+              help="Force replacement of this certificate (repeatable).")
+@click.option("--destroy", is_flag=True, help="Plan the removal of everything in state.")
+@click.option("--refresh-only", is_flag=True, help="Only reconcile the state with Cloudflare.")
+@click.pass_context
+def plan(ctx: click.Context, var_pairs: tuple[str, ...], var_files: tuple[Path, ...],
+         out: Path | None, detailed_exitcode: bool, fmt: str, targets: tuple[str, ...],
+         replace: tuple[str, ...], destroy: bool, refresh_only: bool) -> None:
+    """Refresh from Cloudflare, compare config, state and live objects, print the plan."""
+    plan_options = plan_options_from(_mode(destroy, refresh_only), targets, replace)
+    config = load(ctx, var_pairs, var_files)
+    backend = open_backend(options(ctx).chdir)
+    with connect(ctx, read_only=True) as client:
+        result = _plan(ctx, config, backend, client, plan_options)
+    click.echo(render(result, fmt, options(ctx).color), nl=False)
+    if out is not None:
+        write_plan_file(out, result, var_pairs, var_files)
+        click.echo(f"\nSaved the plan to: {out}\nTo perform exactly these actions, run: "
+                   f"aopctl apply {out}", err=fmt != "text")
+    if detailed_exitcode and result.plan.has_changes:
+        ctx.exit(2)
+
+
+class CliReporter:
+    """Prints apply progress lines like Terraform's."""
+
+    def __init__(self, color: bool) -> None:
+        self.color = color
+        self.started: dict[str, float] = {}
+
+    def step_started(self, step: str, message: str) -> None:
+        self.started[step] = time.monotonic()
+        click.echo(f"{step}: {message}")
+
+    def step_progress(self, step: str, message: str) -> None:
+        click.echo(f"{step}: {message}")
+
+    def step_finished(self, step: str, message: str) -> None:
+        elapsed = time.monotonic() - self.started.get(step, time.monotonic())
+        click.echo(f"{step}: {message} [{elapsed:.0f}s]")
+
+
+def _confirm(ctx: click.Context, auto_approve: bool) -> None:
+    if auto_approve:
+        return
+    click.echo("\nDo you want to perform these actions? Only 'yes' will be accepted to approve.")
+    answer = click.prompt("  Enter a value", default="", show_default=False)
+    if answer.strip() != "yes":
+        raise AopctlError("Apply cancelled; nothing was changed.")
+
+
+def run_apply(ctx: click.Context, result: PlanResult, client: CloudflareClient,
+              backend: StateBackend, deploy_timeout: float, verb: str) -> None:
+    started = time.monotonic()
+    before = client.stats.total
+    settings = ApplySettings(deploy_timeout=deploy_timeout)
+    with state_errors():
+        outcome = apply_plan(result, client, backend, CliReporter(options(ctx).color), settings)
+    summary = result.plan.summary
+    elapsed = time.monotonic() - started
+    requests = client.stats.total - before
+    click.secho(
+        f"\n{verb} complete! Resources: {summary.imported} imported, {summary.add} added, "
+        f"{summary.change} changed, {summary.destroy} destroyed. "
+        f"[{elapsed:.1f}s, {requests} API requests]",
+        fg="green",
+    )
+    del outcome
+
+
+def _apply_common(ctx: click.Context, planfile: Path | None, plan_options: PlanOptions,
+                  var_pairs: tuple[str, ...], var_files: tuple[Path, ...], auto_approve: bool,
+                  deploy_timeout: str, verb: str) -> None:
+    timeout = parse_duration(deploy_timeout)
+    backend = open_backend(options(ctx).chdir)
+    saved: dict[str, Any] | None = None
+    if planfile is not None:
+        saved = read_plan_file(planfile)
+        var_pairs = tuple(saved["variables_cli"])
+        plan_options = plan_options_from(saved["mode"], tuple(saved["options"]["targets"]),
+                                         tuple(saved["options"]["replace"]))
+    config = load(ctx, var_pairs, var_files)
+    with state_errors(), hold_lock(backend, verb.lower()), connect(ctx) as client:
+        result = _plan(ctx, config, backend, client, plan_options)
+        if saved is not None:
+            verify_replan(saved, result)
+        else:
+            click.echo(render(result, "text", options(ctx).color), nl=False)
+            if not result.plan.has_changes:
+                return
+            _confirm(ctx, auto_approve)
+        run_apply(ctx, result, client, backend, timeout, verb)
+
+
+@click.command()
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@variable_options
+@click.option("--auto-approve", is_flag=True, help="Skip the interactive approval.")
+@click.option("--deploy-timeout", default="15m", show_default=True,
+              help="How long to wait for a certificate to deploy.")
+@click.option("--target", "targets", multiple=True, metavar="ADDR")
+@click.option("--replace", "replace", multiple=True, metavar="ADDR")
+@click.option("--refresh-only", is_flag=True)
+@click.pass_context
+def apply(ctx: click.Context, planfile: Path | None, var_pairs: tuple[str, ...],
+          var_files: tuple[Path, ...], auto_approve: bool, deploy_timeout: str,
+          targets: tuple[str, ...], replace: tuple[str, ...], refresh_only: bool) -> None:
+    """Apply the configuration (or exactly a saved PLANFILE) to Cloudflare."""
+    plan_options = plan_options_from(_mode(False, refresh_only), targets, replace)
+    _apply_common(ctx, planfile, plan_options, var_pairs, var_files, auto_approve,
+                  deploy_timeout, "Apply")
+
+
+@click.command()
+@variable_options
+@click.option("--auto-approve", is_flag=True, help="Skip the interactive approval.")
+@click.option("--deploy-timeout", default="15m", show_default=True)
+@click.option("--target", "targets", multiple=True, metavar="ADDR")
+@click.pass_context
+def destroy(ctx: click.Context, var_pairs: tuple[str, ...], var_files: tuple[Path, ...],
+            auto_approve: bool, deploy_timeout: str, targets: tuple[str, ...]) -> None:
+    """Remove everything aopctl manages (after approval)."""
+    plan_options = plan_options_from("destroy", targets, ())
+    _apply_common(ctx, None, plan_options, var_pairs, var_files, auto_approve, deploy_timeout,
+                  "Destroy")

@@ -1,0 +1,167 @@
+"""Refresh: what Cloudflare holds now, read with list endpoints only.
+
+Per managed zone: the SSL mode, the managed settings, both certificate lists and every page of
+the association list (`status=all`). The request count grows with zones and pages, never with the
+number of hostnames or certificates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from planner import certs
+from planner.cloudflare.types import (
+    AssociationUpdate,
+    HostnameAssociation,
+    HostnameCertificate,
+    Setting,
+    Zone,
+    ZoneCertificate,
+)
+from planner.errors import CertificateError, NotFoundError
+from planner.model import ZONE_ID_RE
+
+LiveCertificate = ZoneCertificate | HostnameCertificate
+GONE = ("deleted", "pending_deletion")
+
+
+class Api(Protocol):
+    """The Cloudflare operations the engine uses (planner.cloudflare.CloudflareClient)."""
+
+    def zone_by_name(self, name: str) -> Zone: ...
+    def get_setting(self, zone_id: str, setting_id: str) -> Setting: ...
+    def patch_setting(self, zone_id: str, setting_id: str, value: str) -> Setting: ...
+    def list_zone_certificates(self, zone_id: str) -> list[ZoneCertificate]: ...
+    def upload_zone_certificate(
+        self, zone_id: str, certificate: str, private_key: str
+    ) -> ZoneCertificate: ...
+    def get_zone_certificate(self, zone_id: str, cert_id: str) -> ZoneCertificate: ...
+    def delete_zone_certificate(self, zone_id: str, cert_id: str) -> ZoneCertificate | None: ...
+    def get_zone_aop_enabled(self, zone_id: str) -> bool: ...
+    def set_zone_aop_enabled(self, zone_id: str, enabled: bool) -> bool: ...
+    def list_hostname_certificates(self, zone_id: str) -> list[HostnameCertificate]: ...
+    def upload_hostname_certificate(
+        self, zone_id: str, certificate: str, private_key: str
+    ) -> HostnameCertificate: ...
+    def get_hostname_certificate(self, zone_id: str, cert_id: str) -> HostnameCertificate: ...
+    def delete_hostname_certificate(
+        self, zone_id: str, cert_id: str
+    ) -> HostnameCertificate | None: ...
+    def put_hostname_associations(
+        self, zone_id: str, updates: Sequence[AssociationUpdate]
+    ) -> list[HostnameAssociation]: ...
+    def list_hostname_associations(
+        self, zone_id: str, status: str = "all", per_page: int = 1000
+    ) -> list[HostnameAssociation]: ...
+
+
+@dataclass
+class LiveZone:
+    """Everything AOP-related in one zone, as Cloudflare reports it."""
+
+    zone_id: str
+    name: str
+    ssl: str | None = None
+    tls_client_auth: str | None = None
+    zone_aop_enabled: bool | None = None
+    zone_certificates: dict[str, ZoneCertificate] = field(default_factory=dict)
+    hostname_certificates: dict[str, HostnameCertificate] = field(default_factory=dict)
+    associations: dict[str, HostnameAssociation] = field(default_factory=dict)
+    fingerprints: dict[str, str] = field(default_factory=dict)  # certificate id -> sha256
+
+    def certificate(self, kind: str, cert_id: str | None) -> LiveCertificate | None:
+        table: Mapping[str, LiveCertificate] = (
+            self.zone_certificates if kind == "aop_zone_certificate" else self.hostname_certificates
+        )
+        found = table.get(cert_id or "")
+        return found if found is not None and found.status not in GONE else None
+
+    def find_by_fingerprint(self, kind: str, fingerprint: str) -> LiveCertificate | None:
+        table: Mapping[str, LiveCertificate] = (
+            self.zone_certificates if kind == "aop_zone_certificate" else self.hostname_certificates
+        )
+        matches = [
+            c
+            for c in table.values()
+            if self.fingerprints.get(c.id) == fingerprint and c.status not in GONE
+        ]
+        return sorted(matches, key=lambda c: (c.status != "active", c.id))[0] if matches else None
+
+    def bound(self, hostname: str) -> HostnameAssociation | None:
+        """The hostname's association, unless it is void or being removed."""
+        association = self.associations.get(hostname)
+        if association is None or association.enabled is None or association.status in GONE:
+            return None
+        return association
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What to read in one zone."""
+
+    settings: frozenset[str] = frozenset()  # "ssl", "tls_client_auth", "zone_aop"
+
+
+def _fingerprint(pem: str | None) -> str | None:
+    if not pem:
+        return None
+    try:
+        return certs.fingerprint_sha256(pem)
+    except CertificateError:
+        return None
+
+
+class Refresher:
+    def __init__(self, api: Api, parallelism: int = 8) -> None:
+        self.api = api
+        self.parallelism = parallelism
+        self._zones: dict[str, Zone] = {}
+
+    def resolve_zone(self, zone: str) -> tuple[str, str]:
+        """(zone id, zone name) for a zone written as a name or an id; names resolved once."""
+        if ZONE_ID_RE.match(zone):
+            return zone, zone
+        if zone not in self._zones:
+            try:
+                self._zones[zone] = self.api.zone_by_name(zone)
+            except NotFoundError:
+                raise NotFoundError(
+                    f"zone {zone!r} does not exist or the credentials cannot see it"
+                ) from None
+        found = self._zones[zone]
+        return found.id, found.name
+
+    def refresh(self, zones: Mapping[str, Needs]) -> dict[str, LiveZone]:
+        """Read every zone in `zones` (keyed by zone id) concurrently."""
+        with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
+            results = pool.map(lambda item: self._zone(*item), sorted(zones.items()))
+            return {zone.zone_id: zone for zone in results}
+
+    def _zone(self, zone_id: str, needs: Needs) -> LiveZone:
+        live = LiveZone(zone_id, self._name_of(zone_id))
+        live.ssl = self.api.get_setting(zone_id, "ssl").value
+        if "tls_client_auth" in needs.settings:
+            live.tls_client_auth = self.api.get_setting(zone_id, "tls_client_auth").value
+        if "zone_aop" in needs.settings:
+            live.zone_aop_enabled = self.api.get_zone_aop_enabled(zone_id)
+        live.zone_certificates = {c.id: c for c in self.api.list_zone_certificates(zone_id)}
+        live.hostname_certificates = {c.id: c for c in self.api.list_hostname_certificates(zone_id)}
+        live.associations = {
+            a.hostname: a for a in self.api.list_hostname_associations(zone_id, status="all")
+        }
+        for cert in _all_certificates(live):
+            fingerprint = _fingerprint(cert.certificate)
+            if fingerprint:
+                live.fingerprints[cert.id] = fingerprint
+        return live
+
+    def _name_of(self, zone_id: str) -> str:
+        return next((z.name for z in self._zones.values() if z.id == zone_id), zone_id)
+
+
+def _all_certificates(live: LiveZone) -> Iterable[LiveCertificate]:
+    yield from live.zone_certificates.values()
+    yield from live.hostname_certificates.values()

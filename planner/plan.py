@@ -1,0 +1,730 @@
+"""The planner: configuration ↔ state ↔ live Cloudflare, compared into a Plan.
+
+`make_plan` refreshes the live objects (list endpoints only), reports drift, decides one action
+per resource with its reason, checks the safety rails and lists the API calls apply will make.
+The result also carries what apply needs (`Planned`), which is never rendered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from planner.config import Configuration
+from planner.config.templates import Deferred, Reference
+from planner.errors import PlanError
+from planner.live import GONE, LiveZone, Needs, Refresher
+from planner.model import (
+    MAX_HOSTNAME_CERTIFICATES_PER_ZONE,
+    MAX_HOSTNAMES_PER_CERTIFICATE,
+    UNKNOWN,
+    Address,
+    ResourceConfig,
+)
+from planner.plan_model import Action, AttributeDiff, Change, Drift, Plan
+from planner.schedule import operations
+from state import ResourceState, StateDocument
+
+CERTIFICATES = ("aop_zone_certificate", "aop_hostname_certificate")
+SETTING_OF = {
+    "aop_ssl_mode": "ssl",
+    "aop_global": "tls_client_auth",
+    "aop_zone_settings": "zone_aop",
+}
+# Attributes known from the configuration's own PEM before Cloudflare sees it.
+LOCAL_CERT_ATTRIBUTES = ("fingerprint_sha256", "expires_on", "serial_number")
+DEPLOYING = ("initializing", "pending_deployment")
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    mode: str = "normal"  # "normal" | "destroy" | "refresh-only"
+    targets: tuple[Address, ...] = ()
+    replace: tuple[Address, ...] = ()
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What apply needs for one change; never rendered or saved."""
+
+    change: Change
+    config: ResourceConfig | None
+    prior: ResourceState | None
+    void: tuple[tuple[str, str], ...] = ()  # (hostname, live cert id) to void with enabled: null
+
+
+@dataclass
+class PlanResult:
+    plan: Plan
+    planned: list[Planned]
+    refreshed: StateDocument  # the prior state updated with what the refresh found
+    live: dict[str, LiveZone]
+    zones: dict[str, tuple[str, str]]  # zone as written -> (id, name)
+    config: Configuration | None = None
+
+
+def _zone_value(resource: ResourceConfig) -> str:
+    zone = resource.zone
+    if not isinstance(zone, str):
+        raise PlanError(f"{resource.address}: zone must be known before apply")
+    return zone
+
+
+@dataclass
+class _Context:
+    config: Configuration | None
+    state: StateDocument
+    options: PlanOptions
+    live: dict[str, LiveZone]
+    zones: dict[str, tuple[str, str]]
+    actions: dict[Address, Action] = field(default_factory=dict)
+    resolved: dict[Address, dict[str, Any]] = field(default_factory=dict)
+    refreshed: dict[str, ResourceState] = field(default_factory=dict)
+    drift: list[Drift] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def live_zone(self, zone_id: str) -> LiveZone:
+        return self.live[zone_id]
+
+    # -- references -------------------------------------------------------------------------
+
+    def lookup(self, reference: Reference) -> Any:
+        address, attribute = reference.address, reference.attribute
+        if attribute in self.resolved.get(address, {}):
+            return self.resolved[address][attribute]
+        if self.actions.get(address) in (Action.CREATE, Action.REPLACE):
+            return UNKNOWN
+        prior = self.refreshed.get(str(address))
+        if prior is not None and attribute in prior.attributes:
+            return prior.attributes[attribute]
+        return UNKNOWN
+
+    def resolve(self, value: Any) -> Any:
+        return value.resolve(self.lookup) if isinstance(value, Deferred) else value
+
+
+# -- refresh -----------------------------------------------------------------------------------
+
+
+def _needs(ctx_zones: dict[str, set[str]], zone_id: str, resource_type: str) -> None:
+    setting = SETTING_OF.get(resource_type)
+    ctx_zones.setdefault(zone_id, set())
+    if setting:
+        ctx_zones[zone_id].add(setting)
+
+
+def _refresh(
+    config: Configuration | None, state: StateDocument, refresher: Refresher
+) -> tuple[dict[str, LiveZone], dict[str, tuple[str, str]]]:
+    zones: dict[str, tuple[str, str]] = {}
+    needs: dict[str, set[str]] = {}
+    for resource in config.resources.values() if config else ():
+        zone = _zone_value(resource)
+        zones[zone] = refresher.resolve_zone(zone)
+        _needs(needs, zones[zone][0], resource.address.type)
+    for prior in state.resources:
+        _needs(needs, prior.zone_id, prior.type)
+    live = refresher.refresh({z: Needs(frozenset(s)) for z, s in needs.items()})
+    names = {zone_id: name for zone_id, name in zones.values()}
+    for prior in state.resources:
+        names.setdefault(prior.zone_id, prior.zone_name)
+    for zone_id, zone in live.items():
+        zone.name = names.get(zone_id, zone.name)
+    return live, zones
+
+
+# -- drift: state versus live -----------------------------------------------------------------
+
+
+def _certificate_attributes(live: LiveZone, cert_id: str, kind: str) -> dict[str, Any]:
+    cert = live.certificate(kind, cert_id)
+    assert cert is not None
+    return {
+        "id": cert.id,
+        "status": cert.status,
+        "expires_on": cert.expires_on.isoformat() if cert.expires_on else None,
+        "issuer": cert.issuer,
+        "serial_number": getattr(cert, "serial_number", None),
+        "signature": cert.signature,
+        "uploaded_on": cert.uploaded_on.isoformat() if cert.uploaded_on else None,
+        "fingerprint_sha256": live.fingerprints.get(cert.id),
+    }
+
+
+def live_attributes(prior: ResourceState, live: LiveZone) -> dict[str, Any] | None:
+    """The prior resource's attributes as Cloudflare reports them now; None if gone."""
+    kind = prior.type
+    if kind == "aop_ssl_mode":
+        return {"mode": live.ssl}
+    if kind == "aop_global":
+        return {"enabled": live.tls_client_auth == "on"}
+    if kind == "aop_zone_settings":
+        return {"enabled": bool(live.zone_aop_enabled)}
+    if kind in CERTIFICATES:
+        if live.certificate(kind, prior.remote_id) is None:
+            return None
+        attributes = _certificate_attributes(live, prior.remote_id or "", kind)
+        if prior.attributes.get("deposed"):
+            attributes["deposed"] = prior.attributes["deposed"]
+        return attributes
+    hostnames = [h for h in prior.attributes.get("hostnames", []) if live.bound(h)]
+    if not hostnames:
+        return None
+    bound = [live.bound(h) for h in hostnames]
+    cert_ids = sorted({a.cert_id for a in bound if a and a.cert_id})
+    enabled = sorted({bool(a.enabled) for a in bound if a})
+    expected = prior.attributes.get("certificate_id")
+    return {
+        "hostnames": hostnames,
+        "certificate_id": expected if cert_ids == [expected] else ",".join(cert_ids),
+        "enabled": enabled[0] if len(enabled) == 1 else None,
+    }
+
+
+_VOLATILE = ("status", "uploaded_on", "deposed")
+
+
+def _detect_drift(ctx: _Context) -> None:
+    for prior in ctx.state.resources:
+        live = ctx.live.get(prior.zone_id)
+        if live is None:
+            continue
+        current = live_attributes(prior, live)
+        address = Address(prior.type, prior.name)
+        if current is None:
+            ctx.drift.append(Drift(address, "deleted", prior.zone_name, prior.remote_id))
+            continue
+        diffs = tuple(
+            AttributeDiff(name, prior.attributes.get(name), value)
+            for name, value in sorted(current.items())
+            if name not in _VOLATILE and prior.attributes.get(name) != value
+        )
+        if diffs:
+            ctx.drift.append(Drift(address, "changed", prior.zone_name, prior.remote_id, diffs))
+        ctx.refreshed[prior.address] = ResourceState(
+            address=prior.address,
+            type=prior.type,
+            name=prior.name,
+            zone_id=prior.zone_id,
+            zone_name=prior.zone_name,
+            remote_id=prior.remote_id,
+            attributes=current,
+            dependencies=prior.dependencies,
+            fingerprints=prior.fingerprints,
+        )
+
+
+# -- the diff: configuration versus the refreshed state and live objects ---------------------
+
+
+def _diffs(
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    resource: ResourceConfig,
+    forces: frozenset[str] = frozenset(),
+) -> tuple[AttributeDiff, ...]:
+    names = sorted(set(before) | set(after))
+    return tuple(
+        AttributeDiff(
+            name,
+            before.get(name),
+            after.get(name),
+            sensitive=name in resource.sensitive,
+            forces_replacement=name in forces,
+        )
+        for name in names
+        if name not in _VOLATILE
+    )
+
+
+def _desired(ctx: _Context, resource: ResourceConfig) -> dict[str, Any]:
+    values = {k: ctx.resolve(v) for k, v in resource.attributes.items() if k != "private_key"}
+    if resource.type.is_certificate and ctx.config is not None:
+        info = ctx.config.certificates[resource.address]
+        values.pop("certificate", None)
+        values.update(
+            fingerprint_sha256=info.fingerprint_sha256,
+            expires_on=info.not_after.isoformat(),
+            serial_number=info.serial_number,
+        )
+        if resource.address in ctx.config.private_keys:
+            values["private_key"] = "(sensitive)"
+    return values
+
+
+def _setting_action(
+    ctx: _Context, resource: ResourceConfig, zone_id: str, prior: ResourceState | None
+) -> tuple[Action | None, str]:
+    desired = _desired(ctx, resource)
+    current = live_attributes_for_type(resource.address.type, ctx.live_zone(zone_id))
+    if all(current.get(k) == v for k, v in desired.items() if k != "zone"):
+        if prior is None:
+            return Action.IMPORT, "Cloudflare already has this value: recorded without a change"
+        return None, ""
+    return (Action.CREATE if prior is None else Action.UPDATE), ""
+
+
+def live_attributes_for_type(kind: str, live: LiveZone) -> dict[str, Any]:
+    if kind == "aop_ssl_mode":
+        return {"mode": live.ssl}
+    if kind == "aop_global":
+        return {"enabled": live.tls_client_auth == "on"}
+    return {"enabled": bool(live.zone_aop_enabled)}
+
+
+def _certificate_action(
+    ctx: _Context, resource: ResourceConfig, zone_id: str, prior: ResourceState | None
+) -> tuple[Action | None, str]:
+    assert ctx.config is not None
+    info = ctx.config.certificates[resource.address]
+    live = ctx.live_zone(zone_id)
+    kind = resource.address.type
+    current = live.certificate(kind, prior.remote_id) if prior else None
+    if current is None:
+        twin = live.find_by_fingerprint(kind, info.fingerprint_sha256)
+        if twin is not None and resource.address not in ctx.options.replace:
+            ctx.resolved.setdefault(resource.address, {})["id"] = twin.id
+            return Action.IMPORT, f"an identical certificate is already uploaded (id {twin.id})"
+        return Action.CREATE, "" if prior is None else "it was deleted outside aopctl"
+    assert prior is not None
+    if resource.address in ctx.options.replace:
+        return Action.REPLACE, "replacement requested with --replace"
+    if prior.fingerprints.get("certificate_sha256") != info.fingerprint_sha256:
+        return Action.REPLACE, "the certificate changed (compared by SHA-256 fingerprint)"
+    if current.status == "deployment_timed_out":
+        return Action.REPLACE, "Cloudflare reports deployment_timed_out: upload it again"
+    if current.status in DEPLOYING:
+        return Action.WAIT, f"status {current.status}"
+    return None, ""
+
+
+def _claimed(ctx: _Context, zone_id: str, exclude: Address | None = None) -> set[str]:
+    """Hostnames that some desired binding of the zone holds."""
+    claimed: set[str] = set()
+    for resource in _desired_resources(ctx):
+        if resource.address.type == "aop_hostname_binding" and resource.address != exclude:
+            if ctx.zones[_zone_value(resource)][0] == zone_id:
+                hostnames = ctx.resolve(resource.attributes.get("hostnames"))
+                claimed.update(hostnames if isinstance(hostnames, list) else [])
+    return claimed
+
+
+def hostnames_to_void(ctx: _Context, prior: ResourceState, keep: set[str]) -> list[str]:
+    """Hostnames of a prior binding that leave the configuration and are still bound live."""
+    live = ctx.live_zone(prior.zone_id)
+    claimed = _claimed(ctx, prior.zone_id) | keep
+    return sorted(
+        h for h in prior.attributes.get("hostnames", []) if h not in claimed and live.bound(h)
+    )
+
+
+def _binding_action(
+    ctx: _Context, resource: ResourceConfig, zone_id: str, prior: ResourceState | None
+) -> tuple[Action | None, str]:
+    desired = _desired(ctx, resource)
+    live = ctx.live_zone(zone_id)
+    hostnames = desired.get("hostnames") or []
+    mismatched = [
+        h
+        for h in hostnames
+        if (a := live.bound(h)) is None
+        or desired["certificate_id"] is UNKNOWN
+        or a.cert_id != desired["certificate_id"]
+        or a.enabled != desired.get("enabled", True)
+    ]
+    leaving = hostnames_to_void(ctx, prior, set(hostnames)) if prior else []
+    if prior is None:
+        if not mismatched:
+            return Action.IMPORT, "Cloudflare already binds these hostnames this way"
+        return Action.CREATE, ""
+    if mismatched or leaving:
+        parts = []
+        if mismatched:
+            parts.append("re-point " + ", ".join(mismatched))
+        if leaving:
+            parts.append("void " + ", ".join(leaving))
+        return Action.UPDATE, "; ".join(parts)
+    return None, ""
+
+
+def _desired_resources(ctx: _Context) -> list[ResourceConfig]:
+    if ctx.config is None or ctx.options.mode == "destroy":
+        return []
+    resources = list(ctx.config.resources.values())
+    if ctx.options.targets:
+        wanted = ctx.config.graph.closure(ctx.options.targets)
+        resources = [r for r in resources if r.address in wanted]
+    return resources
+
+
+_COMPUTED_AT_UPLOAD = ("id", "status", "issuer", "signature", "uploaded_on")
+
+
+def _change(
+    ctx: _Context,
+    resource: ResourceConfig,
+    action: Action,
+    reason: str,
+    prior: ResourceState | None,
+) -> Change:
+    zone = _zone_value(resource)
+    zone_id = ctx.zones[zone][0]
+    after = _desired(ctx, resource)
+    forces: frozenset[str] = frozenset()
+    if resource.type.is_certificate:
+        if action in (Action.CREATE, Action.REPLACE):
+            after.update({name: UNKNOWN for name in _COMPUTED_AT_UPLOAD})
+        elif prior is not None:
+            after.update({k: prior.attributes.get(k) for k in _COMPUTED_AT_UPLOAD})
+        if action is Action.REPLACE:
+            forces = frozenset({"fingerprint_sha256"})
+        if action is Action.IMPORT:
+            after["id"] = ctx.resolved.get(resource.address, {}).get("id")
+    before: dict[str, Any] = {}
+    if prior is not None:
+        before = {**prior.attributes, "zone": zone}
+    elif action is Action.IMPORT and not resource.type.is_certificate:
+        before = {}
+    return Change(
+        address=resource.address,
+        action=action,
+        zone=zone,
+        zone_id=zone_id,
+        reason=reason,
+        attributes=_diffs(before, after, resource, forces),
+        remote_id=prior.remote_id if prior else None,
+    )
+
+
+_DECIDE = {
+    "aop_ssl_mode": _setting_action,
+    "aop_global": _setting_action,
+    "aop_zone_settings": _setting_action,
+    "aop_zone_certificate": _certificate_action,
+    "aop_hostname_certificate": _certificate_action,
+    "aop_hostname_binding": _binding_action,
+}
+
+
+def _plan_desired(ctx: _Context) -> list[Planned]:
+    planned = []
+    assert ctx.config is not None or not _desired_resources(ctx)
+    wanted = {r.address for r in _desired_resources(ctx)}
+    order = ctx.config.graph.order() if ctx.config else []
+    for address in order:
+        if address not in wanted or ctx.config is None:
+            continue
+        resource = ctx.config.resources[address]
+        zone_id = ctx.zones[_zone_value(resource)][0]
+        prior = ctx.refreshed.get(str(address))
+        if prior is not None and prior.zone_id != zone_id:
+            planned.extend(_plan_removal(ctx, prior, "its zone changed"))
+            prior = None
+        action, reason = _DECIDE[address.type](ctx, resource, zone_id, prior)
+        if action is not None:
+            ctx.actions[address] = action
+            change = _change(ctx, resource, action, reason, prior)
+            planned.append(Planned(change, resource, prior, _voids(ctx, prior, resource)))
+        ctx.resolved.setdefault(address, {}).update(
+            {k: ctx.resolve(v) for k, v in resource.attributes.items()}
+        )
+    return planned
+
+
+def _plan_removal(ctx: _Context, prior: ResourceState, reason: str) -> list[Planned]:
+    address = Address(prior.type, prior.name)
+    live = ctx.live.get(prior.zone_id)
+    if live is None or live_attributes(prior, live) is None:
+        return []  # already gone: the refreshed state simply drops it
+    action = Action.DELETE
+    if prior.type == "aop_ssl_mode":
+        action, reason = Action.FORGET, "the SSL mode stays as it is at Cloudflare"
+    elif prior.type == "aop_hostname_binding" and not hostnames_to_void(ctx, prior, set()):
+        action, reason = Action.FORGET, "its hostnames are taken over by other bindings"
+    elif prior.type in ("aop_global", "aop_zone_settings") and not prior.attributes.get("enabled"):
+        action, reason = Action.FORGET, "it is already off"
+    ctx.actions[address] = action
+    change = Change(
+        address=address,
+        action=action,
+        zone=prior.zone_name,
+        zone_id=prior.zone_id,
+        reason=reason,
+        attributes=tuple(
+            AttributeDiff(k, v, None)
+            for k, v in sorted(prior.attributes.items())
+            if k not in _VOLATILE
+        ),
+        remote_id=prior.remote_id,
+    )
+    return [Planned(change, None, prior, _voids(ctx, prior, None))]
+
+
+def _voids(
+    ctx: _Context, prior: ResourceState | None, resource: ResourceConfig | None
+) -> tuple[tuple[str, str], ...]:
+    if prior is None or prior.type != "aop_hostname_binding":
+        return ()
+    keep = set(ctx.resolve(resource.attributes.get("hostnames")) or []) if resource else set()
+    live = ctx.live_zone(prior.zone_id)
+    pairs = []
+    for hostname in hostnames_to_void(ctx, prior, keep):
+        association = live.bound(hostname)
+        if association is not None and association.cert_id:
+            pairs.append((hostname, association.cert_id))
+    return tuple(pairs)
+
+
+def _plan_deposed(ctx: _Context) -> list[Planned]:
+    planned = []
+    for prior in ctx.state.resources:
+        for deposed in prior.attributes.get("deposed", []):
+            live = ctx.live.get(prior.zone_id)
+            if live is None or live.certificate(prior.type, deposed) is None:
+                continue
+            change = Change(
+                address=Address(prior.type, prior.name),
+                action=Action.DELETE,
+                zone=prior.zone_name,
+                zone_id=prior.zone_id,
+                reason="the certificate it replaced is still uploaded",
+                remote_id=deposed,
+                deposed=True,
+            )
+            planned.append(Planned(change, None, prior))
+    return planned
+
+
+def _plan_removals(ctx: _Context) -> list[Planned]:
+    wanted = {str(r.address) for r in _desired_resources(ctx)}
+    planned = []
+    for prior in sorted(ctx.refreshed.values(), key=lambda p: p.address, reverse=True):
+        if prior.address in wanted:
+            continue
+        address = Address(prior.type, prior.name)
+        if ctx.options.targets and address not in ctx.options.targets:
+            continue
+        planned.extend(
+            _plan_removal(
+                ctx,
+                prior,
+                "it is no longer in the configuration"
+                if ctx.options.mode != "destroy"
+                else "destroy requested",
+            )
+        )
+    return planned
+
+
+# -- safety rails ------------------------------------------------------------------------------
+
+
+def _check_prevent_destroy(ctx: _Context, planned: list[Planned]) -> None:
+    for item in planned:
+        change = item.change
+        if change.deposed or change.action not in (Action.DELETE, Action.REPLACE):
+            continue
+        resource = ctx.config.resources.get(change.address) if ctx.config else None
+        if resource is not None and resource.prevent_destroy:
+            verb = "destroy" if change.action is Action.DELETE else "replace"
+            ctx.errors.append(
+                f"{change.address} has lifecycle.prevent_destroy set, but the plan would {verb} it"
+                f" ({change.reason or 'requested'}); remove prevent_destroy to allow it"
+            )
+
+
+def _check_private_keys(ctx: _Context, planned: list[Planned]) -> None:
+    if ctx.config is None:
+        return
+    for item in planned:
+        change = item.change
+        if change.action not in (Action.CREATE, Action.REPLACE) or item.config is None:
+            continue
+        if not item.config.type.is_certificate:
+            continue
+        key = ctx.config.private_keys.get(change.address)
+        if key is None or key.reveal() is None:
+            hint = (
+                f"give the variable {key.variable!r} (--var, --var-file or AOP_VAR_{key.variable})"
+                if key is not None and key.variable
+                else "set its private_key attribute"
+            )
+            ctx.errors.append(
+                f"{change.address} must be uploaded, which needs its private key: {hint}"
+            )
+
+
+def _managed_certificate_ids(ctx: _Context) -> set[str]:
+    ids = set()
+    for address, values in ctx.resolved.items():
+        if address.type == "aop_hostname_certificate" and isinstance(values.get("id"), str):
+            ids.add(values["id"])
+    for prior in ctx.refreshed.values():
+        if prior.type == "aop_hostname_certificate" and prior.remote_id:
+            ids.add(prior.remote_id)
+    return ids
+
+
+def _check_bindings(ctx: _Context) -> None:
+    managed = _managed_certificate_ids(ctx)
+    per_certificate: dict[str, int] = {}
+    for resource in _desired_resources(ctx):
+        if resource.address.type != "aop_hostname_binding":
+            continue
+        zone_id = ctx.zones[_zone_value(resource)][0]
+        live = ctx.live_zone(zone_id)
+        cert_id = ctx.resolve(resource.attributes.get("certificate_id"))
+        hostnames = ctx.resolve(resource.attributes.get("hostnames")) or []
+        if not isinstance(cert_id, str):
+            continue
+        per_certificate[cert_id] = per_certificate.get(cert_id, 0) + len(hostnames)
+        if cert_id in managed:
+            continue
+        cert = live.certificate("aop_hostname_certificate", cert_id)
+        enabled = ctx.resolve(resource.attributes.get("enabled", True))
+        if cert is None:
+            ctx.errors.append(
+                f"{resource.address}: certificate {cert_id} does not exist in zone {live.name}"
+            )
+        elif cert.status != "active" and enabled:
+            ctx.errors.append(
+                f"{resource.address}: certificate {cert_id} is {cert.status}, not "
+                "active: binding enabled hostnames to it would break them"
+            )
+    for cert_id, count in per_certificate.items():
+        if count > MAX_HOSTNAMES_PER_CERTIFICATE:
+            ctx.errors.append(
+                f"certificate {cert_id} would be bound to {count} hostnames; "
+                f"Cloudflare allows {MAX_HOSTNAMES_PER_CERTIFICATE}"
+            )
+
+
+def _check_certificate_limit(ctx: _Context, planned: list[Planned]) -> None:
+    uploads: dict[str, int] = {}
+    for item in planned:
+        change = item.change
+        if (
+            change.address.type == "aop_hostname_certificate"
+            and change.zone_id
+            and (change.action in (Action.CREATE, Action.REPLACE))
+        ):
+            uploads[change.zone_id] = uploads.get(change.zone_id, 0) + 1
+    for zone_id, count in uploads.items():
+        live = ctx.live_zone(zone_id)
+        existing = sum(1 for c in live.hostname_certificates.values() if c.status not in GONE)
+        if existing + count > MAX_HOSTNAME_CERTIFICATES_PER_ZONE:
+            ctx.errors.append(
+                f"zone {live.name} holds {existing} hostname certificates and the plan uploads "
+                f"{count} more before removing old ones; Cloudflare allows "
+                f"{MAX_HOSTNAME_CERTIFICATES_PER_ZONE}. Remove unused certificates first."
+            )
+
+
+def _enables_aop(change: Change) -> bool:
+    if change.action not in (Action.CREATE, Action.UPDATE, Action.REPLACE):
+        return False
+    if change.address.type in ("aop_global", "aop_zone_settings", "aop_hostname_binding"):
+        return any(a.name == "enabled" and a.after is True for a in change.attributes)
+    return False
+
+
+def _check_ssl_mode(ctx: _Context, planned: list[Planned]) -> None:
+    managed = {
+        ctx.zones[_zone_value(r)][0]
+        for r in _desired_resources(ctx)
+        if r.address.type == "aop_ssl_mode"
+    }
+    for item in planned:
+        change = item.change
+        if not _enables_aop(change) or change.zone_id in managed or change.zone_id is None:
+            continue
+        live = ctx.live_zone(change.zone_id)
+        if live.ssl in ("off", "flexible"):
+            ctx.errors.append(
+                f"{change.address} enables AOP in zone {live.name}, whose SSL/TLS mode is "
+                f"{live.ssl!r}: AOP does nothing there. Add an aop_ssl_mode resource "
+                '(mode "full" or "strict") for this zone.'
+            )
+
+
+def _unmanaged_notes(ctx: _Context) -> list[str]:
+    """AOP objects in managed zones that no state entry or planned import owns."""
+    owned = {p.remote_id for p in ctx.refreshed.values()} | _managed_certificate_ids(ctx)
+    for values in ctx.resolved.values():
+        if isinstance(values.get("id"), str):
+            owned.add(values["id"])
+    bound = set()
+    for prior in ctx.refreshed.values():
+        if prior.type == "aop_hostname_binding":
+            bound.update(prior.attributes.get("hostnames", []))
+    for resource in _desired_resources(ctx):
+        if resource.address.type == "aop_hostname_binding":
+            hostnames = ctx.resolve(resource.attributes.get("hostnames"))
+            bound.update(hostnames if isinstance(hostnames, list) else [])
+    notes = []
+    for zone in sorted(ctx.live.values(), key=lambda z: z.name):
+        certificates = [
+            c.id
+            for c in [*zone.zone_certificates.values(), *zone.hostname_certificates.values()]
+            if c.status not in GONE and c.id not in owned
+        ]
+        hostnames = [h for h in sorted(zone.associations) if zone.bound(h) and h not in bound]
+        if certificates:
+            notes.append(
+                f"zone {zone.name}: {len(certificates)} certificate(s) not managed by "
+                f"aopctl: {', '.join(sorted(certificates))}"
+            )
+        if hostnames:
+            notes.append(
+                f"zone {zone.name}: {len(hostnames)} hostname binding(s) not managed by "
+                f"aopctl: {', '.join(hostnames)}"
+            )
+    return notes
+
+
+def _change_order(change: Change) -> tuple[str, bool, str]:
+    return (str(change.address), change.deposed, change.remote_id or "")
+
+
+def make_plan(
+    config: Configuration | None,
+    state: StateDocument,
+    refresher: Refresher,
+    options: PlanOptions | None = None,
+) -> PlanResult:
+    """Refresh, compare and check; raise PlanError listing every safety problem."""
+    options = options or PlanOptions()
+    live, zones = _refresh(config, state, refresher)
+    ctx = _Context(config, state, options, live, zones)
+    _detect_drift(ctx)
+    planned: list[Planned] = []
+    if options.mode != "refresh-only":
+        planned = _plan_desired(ctx) + _plan_removals(ctx) + _plan_deposed(ctx)
+        _check_prevent_destroy(ctx, planned)
+        _check_private_keys(ctx, planned)
+        _check_bindings(ctx)
+        _check_certificate_limit(ctx, planned)
+        _check_ssl_mode(ctx, planned)
+    if ctx.errors:
+        raise PlanError("the plan is not safe to apply", sorted(set(ctx.errors)))
+    refreshed = state
+    for address in state.addresses:
+        refreshed = refreshed.without(address)
+    for prior in ctx.refreshed.values():
+        refreshed = refreshed.with_resource(prior)
+    plan = Plan(
+        changes=tuple(sorted((p.change for p in planned), key=_change_order)),
+        drift=tuple(sorted(ctx.drift, key=lambda d: (str(d.address), d.kind))),
+        notes=tuple(_unmanaged_notes(ctx)),
+        operations=operations(planned),
+        lineage=state.lineage,
+        serial=state.serial,
+        mode=options.mode,
+        options={
+            "targets": [str(t) for t in options.targets],
+            "replace": [str(r) for r in options.replace],
+        },
+    )
+    return PlanResult(plan, planned, refreshed, live, zones, config)

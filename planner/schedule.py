@@ -1,0 +1,174 @@
+"""The order of an apply: a graph of steps derived from the planned changes.
+
+Rules that keep origins up (SPEC §4):
+- a certificate's upload step includes waiting until it is `active`; bindings that point at it
+  depend on that step, so no enabled hostname is ever bound to a certificate still deploying;
+- the superseded certificate of a replacement is deleted only after every binding that depends
+  on the certificate has been re-pointed;
+- a deleted hostname certificate goes after the binding changes of its zone, and a zone-level
+  certificate after the zone's setting changes and its new certificates are active;
+- dependents are destroyed before what they depend on;
+- enabling AOP (global, zone-level, bindings) waits for the zone's SSL mode change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from graphlib import TopologicalSorter
+from typing import TYPE_CHECKING
+
+from planner.model import Address
+from planner.plan_model import Action, Operation
+
+if TYPE_CHECKING:
+    from planner.plan import Planned
+
+ENABLERS = ("aop_global", "aop_zone_settings", "aop_hostname_binding")
+UPLOAD_PATHS = {
+    "aop_zone_certificate": "/zones/:zone/origin_tls_client_auth",
+    "aop_hostname_certificate": "/zones/:zone/origin_tls_client_auth/hostnames/certificates",
+}
+HOSTNAMES_PATH = "/zones/:zone/origin_tls_client_auth/hostnames"
+
+
+@dataclass(frozen=True, order=True)
+class Step:
+    address: Address
+    phase: str  # "apply" | "destroy"
+    remote_id: str = ""  # set on the destroy step of a superseded (deposed) certificate
+
+    def __str__(self) -> str:
+        suffix = f" (deposed {self.remote_id})" if self.remote_id else ""
+        return f"{self.address}{suffix}"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    items: dict[Step, Planned]
+    dependencies: dict[Step, set[Step]]
+
+    def order(self) -> list[Step]:
+        sorter = TopologicalSorter(self.dependencies)
+        sorter.prepare()
+        order: list[Step] = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            order.extend(ready)
+            sorter.done(*ready)
+        return order
+
+
+def _step(item: Planned) -> Step:
+    change = item.change
+    if change.action in (Action.DELETE, Action.FORGET):
+        return Step(change.address, "destroy", change.remote_id or "" if change.deposed else "")
+    return Step(change.address, "apply")
+
+
+def build(planned: list[Planned]) -> Schedule:
+    items = {_step(p): p for p in planned}
+    for item in planned:
+        if item.change.action is Action.REPLACE:
+            items[Step(item.change.address, "destroy", item.change.remote_id or "")] = item
+    dependencies = {step: _dependencies(step, items) for step in items}
+    return Schedule(items, dependencies)
+
+
+def _dependencies(step: Step, items: dict[Step, Planned]) -> set[Step]:
+    item = items[step]
+    zone = [s for s in items if items[s].change.zone_id == item.change.zone_id and s != step]
+    applies = {s.address: s for s in items if s.phase == "apply"}
+    if step.phase == "apply":
+        deps = item.config.dependencies if item.config is not None else ()
+        found = {applies[d] for d in deps if d in applies}
+        if step.address.type in ENABLERS:
+            found |= {s for s in zone if s.phase == "apply" and s.address.type == "aop_ssl_mode"}
+        if step.address.type == "aop_zone_settings":
+            found |= {
+                s for s in zone if s.phase == "apply" and s.address.type == "aop_zone_certificate"
+            }
+        return found
+    if step.remote_id and step.address in applies:  # the old half of a replacement
+        return {applies[step.address]} | {
+            s
+            for s, p in items.items()
+            if s.phase == "apply" and p.config is not None and step.address in p.config.dependencies
+        }
+    return _before_destroy(step, items, zone)
+
+
+def _before_destroy(step: Step, items: dict[Step, Planned], zone: list[Step]) -> set[Step]:
+    found = set()
+    for other in zone:
+        prior = items[other].prior
+        if (
+            other.phase == "destroy"
+            and prior is not None
+            and str(step.address) in prior.dependencies
+        ):
+            found.add(other)  # dependents are destroyed first
+        kind = other.address.type
+        if step.address.type == "aop_hostname_certificate" and kind == "aop_hostname_binding":
+            found.add(other)
+        if (
+            step.address.type == "aop_zone_certificate"
+            and other.phase == "apply"
+            and kind
+            in (
+                "aop_zone_settings",
+                "aop_zone_certificate",
+            )
+        ):
+            found.add(other)
+    return found
+
+
+def _describe(step: Step, item: Planned) -> list[tuple[str, str]]:
+    change, kind = item.change, step.address.type
+    zone = f" ({change.zone})"
+    if step.phase == "apply":
+        if change.action in (Action.IMPORT,):
+            return []
+        if change.action is Action.WAIT:
+            return [("wait", f"until {step.address} is active{zone}")]
+        if kind in UPLOAD_PATHS:
+            return [
+                ("write", f"POST {UPLOAD_PATHS[kind]}{zone}"),
+                ("wait", f"until {step.address} is active"),
+            ]
+        if kind == "aop_hostname_binding":
+            hostnames = next((a.after for a in change.attributes if a.name == "hostnames"), [])
+            count = len(hostnames or []) + len(item.void)
+            return [("write", f"PUT {HOSTNAMES_PATH} ({count} hostnames){zone}")]
+        return [("write", _setting_call(kind) + zone)]
+    if change.action is Action.FORGET:
+        return []
+    if kind in UPLOAD_PATHS:
+        return [
+            ("write", f"PUT {HOSTNAMES_PATH} (void what still points at it, if any){zone}"),
+            ("write", f"DELETE {UPLOAD_PATHS[kind]}/:id ({step.remote_id or change.remote_id})"),
+            ("wait", f"until {step} is deleted"),
+        ]
+    if kind == "aop_hostname_binding":
+        return [
+            ("write", f"PUT {HOSTNAMES_PATH} ({len(item.void)} hostnames, enabled: null){zone}")
+        ]
+    return [("write", _setting_call(kind) + zone)]
+
+
+def _setting_call(kind: str) -> str:
+    return {
+        "aop_ssl_mode": "PATCH /zones/:zone/settings/ssl",
+        "aop_global": "PATCH /zones/:zone/settings/tls_client_auth",
+        "aop_zone_settings": "PUT /zones/:zone/origin_tls_client_auth/settings",
+    }[kind]
+
+
+def operations(planned: list[Planned]) -> tuple[Operation, ...]:
+    """The API writes and waits of the apply, in the order the schedule runs them."""
+    schedule = build(planned)
+    return tuple(
+        Operation(step.address, kind, description)
+        for step in schedule.order()
+        for kind, description in _describe(step, schedule.items[step])
+    )
