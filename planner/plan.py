@@ -138,7 +138,7 @@ def _refresh(
 # -- drift: state versus live -----------------------------------------------------------------
 
 
-def _certificate_attributes(live: LiveZone, cert_id: str, kind: str) -> dict[str, Any]:
+def live_attributes_of_certificate(live: LiveZone, cert_id: str, kind: str) -> dict[str, Any]:
     cert = live.certificate(kind, cert_id)
     assert cert is not None
     return {
@@ -165,7 +165,7 @@ def live_attributes(prior: ResourceState, live: LiveZone) -> dict[str, Any] | No
     if kind in CERTIFICATES:
         if live.certificate(kind, prior.remote_id) is None:
             return None
-        attributes = _certificate_attributes(live, prior.remote_id or "", kind)
+        attributes = live_attributes_of_certificate(live, prior.remote_id or "", kind)
         if prior.attributes.get("deposed"):
             attributes["deposed"] = prior.attributes["deposed"]
         return attributes

@@ -6,4 +6,33 @@ import click
 
 
 def register(main: click.Group) -> None:
-    pass
+    from planner.cli import cert_cmds, config_cmds
+
+    for command in (config_cmds.validate, config_cmds.fmt, config_cmds.graph):
+        main.add_command(command)
+
+    main.add_command(cert_cmds.cert)
+
+    from planner.cli import state_cmds
+
+    for command in (
+        state_cmds.state,
+        state_cmds.show_cmd,
+        state_cmds.output,
+        state_cmds.force_unlock,
+    ):
+        main.add_command(command)
+
+    from planner.cli import engine_cmds
+
+    for command in (
+        engine_cmds.plan,
+        engine_cmds.apply,
+        engine_cmds.destroy,
+        engine_cmds.import_cmd,
+    ):
+        main.add_command(command)
+
+    from planner.cli import sandbox_cmds
+
+    main.add_command(sandbox_cmds.sandbox)

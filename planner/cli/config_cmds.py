@@ -12,7 +12,7 @@ import click
 from planner.cli import fail, options
 from planner.config import Configuration, VariableInputs, load_configuration, parse_cli_vars
 from planner.config.fmt import format_text
-from planner.config.source import config_files, parse_json
+from planner.config.source import config_files, parse_json, read_problem, read_text
 from planner.errors import AopctlError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,24 +66,27 @@ def validate(ctx: click.Context, var_pairs: tuple[str, ...], var_files: tuple[Pa
 def fmt(ctx: click.Context, check: bool) -> None:
     """Rewrite *.aop.json files in canonical form."""
     directory = options(ctx).chdir
-    unformatted: list[Path] = []
+    if not directory.is_dir():
+        fail(f"{directory}: configuration directory does not exist")
+    formatted: dict[Path, str] = {}
     problems: list[str] = []
     for path in config_files(directory):
-        text = path.read_text(encoding="utf-8")
-        data, errors = parse_json(text, path.name)
-        if errors:
-            problems.extend(str(e) for e in errors)
+        try:
+            text = read_text(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(str(read_problem(path, exc)))
             continue
-        formatted = format_text(data)
-        if formatted != text:
-            unformatted.append(path)
-            if not check:
-                path.write_text(formatted, encoding="utf-8")
-    if problems:
+        data, errors = parse_json(text, path.name)
+        problems.extend(str(e) for e in errors)
+        if not errors and format_text(data) != text:
+            formatted[path] = format_text(data)
+    if problems:  # all or nothing: no file is rewritten while another cannot be read
         fail("cannot format files that are not valid JSON", problems)
-    for path in unformatted:
+    for path, text in formatted.items():
+        if not check:
+            path.write_text(text, encoding="utf-8")
         click.echo(path.name)
-    if check and unformatted:
+    if check and formatted:
         raise click.exceptions.Exit(1)
 
 

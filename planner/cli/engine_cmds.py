@@ -18,12 +18,20 @@ from planner.cli.state_cmds import open_backend, state_errors
 from planner.cloudflare import CloudflareClient, Credentials
 from planner.config import Configuration
 from planner.errors import AopctlError
-from planner.live import Refresher
+from planner.live import Needs, Refresher
 from planner.model import Address
-from planner.plan import PlanOptions, PlanResult, make_plan
+from planner.plan import (
+    CERTIFICATES,
+    SETTING_OF,
+    PlanOptions,
+    PlanResult,
+    live_attributes_for_type,
+    live_attributes_of_certificate,
+    make_plan,
+)
 from planner.planfile import read_plan_file, verify_replan, write_plan_file
 from planner.render import render_json, render_markdown, render_text
-from state import StateBackend, hold_lock
+from state import ResourceState, StateBackend, hold_lock
 
 SANDBOX_TOKEN = "sandbox-token"  # any non-empty token works against the sandbox
 
@@ -233,3 +241,61 @@ def destroy(ctx: click.Context, var_pairs: tuple[str, ...], var_files: tuple[Pat
     plan_options = plan_options_from("destroy", targets, ())
     _apply_common(ctx, None, plan_options, var_pairs, var_files, auto_approve, deploy_timeout,
                   "Destroy")
+
+
+def _imported_state(config: Configuration, address: Address, remote: str,
+                    client: CloudflareClient) -> ResourceState:
+    """The state entry for a live object named by `ZONE_ID[/CERT_ID|/HOSTNAME]`."""
+    resource = config.resources.get(address)
+    if resource is None:
+        raise AopctlError(f"{address} is not in the configuration: add it before importing")
+    zone_id, _, item = remote.partition("/")
+    refresher = Refresher(client)
+    kind = address.type
+    needs = Needs(frozenset({SETTING_OF[kind]} if kind in SETTING_OF else ()))
+    live = refresher.refresh({zone_id: needs})[zone_id]
+    attributes: dict[str, Any] | None
+    fingerprints: dict[str, str] = {}
+    if kind in CERTIFICATES:
+        cert = live.certificate(kind, item)
+        if cert is None:
+            raise AopctlError(f"no {kind} with id {item!r} in zone {zone_id}")
+        attributes = live_attributes_of_certificate(live, item, kind)
+        fingerprints = {"certificate_sha256": attributes["fingerprint_sha256"]}
+    elif kind == "aop_hostname_binding":
+        association = live.bound(item)
+        if association is None:
+            raise AopctlError(f"hostname {item!r} has no association in zone {zone_id}")
+        hostnames = [h for h in resource.attributes.get("hostnames", []) if
+                     (a := live.bound(h)) is not None and a.cert_id == association.cert_id]
+        attributes = {"hostnames": hostnames or [item], "certificate_id": association.cert_id,
+                      "enabled": association.enabled}
+    else:
+        attributes = live_attributes_for_type(kind, live)
+    remote_id = item if kind in CERTIFICATES else zone_id
+    return ResourceState(
+        address=str(address), type=kind, name=address.name, zone_id=zone_id,
+        zone_name=live.name, remote_id=remote_id, attributes=attributes,
+        dependencies=tuple(str(d) for d in resource.dependencies), fingerprints=fingerprints,
+    )
+
+
+@click.command("import")
+@click.argument("address")
+@click.argument("remote_id", metavar="ID")
+@variable_options
+@click.pass_context
+def import_cmd(ctx: click.Context, address: str, remote_id: str, var_pairs: tuple[str, ...],
+               var_files: tuple[Path, ...]) -> None:
+    """Adopt a live object into state. ID is ZONE_ID/CERT_ID, ZONE_ID/HOSTNAME or ZONE_ID."""
+    target = parse_addresses((address,), "ADDR")[0]
+    config = load(ctx, var_pairs, var_files)
+    backend = open_backend(options(ctx).chdir)
+    with state_errors(), hold_lock(backend, "import"), connect(ctx, read_only=True) as client:
+        current = backend.read()
+        if current.get(str(target)) is not None:
+            raise AopctlError(f"{target} is already in the state; use `aopctl state rm` first")
+        entry = _imported_state(config, target, remote_id, client)
+        backend.write(current.with_resource(entry), expected_serial=current.serial)
+    click.secho(f"Import successful: {target} is now managed (remote id {entry.remote_id}).",
+                fg="green")

@@ -74,6 +74,8 @@ class Evaluator:
         flat: list[Any] = []
         for value in values:
             flat.extend(value.value.parts if isinstance(value.value, Deferred) else [value.value])
+        # Interpolated values become text now, so a list fails here and not at apply time.
+        flat = [v if isinstance(v, Reference) else templates.to_text(v) for v in flat]
         if any(isinstance(v, Reference) for v in flat):
             return Evaluated(Deferred(tuple(flat)), sensitive)
         return Evaluated(Deferred(tuple(flat)).resolve(lambda r: None), sensitive)
@@ -132,11 +134,13 @@ class Evaluator:
             argument = self._template_parts(list(call.argument))
         if not isinstance(argument.value, str):
             raise TemplateError(f"{call.function}() needs a string known before apply")
+        # A name or path built from a sensitive variable is itself kept out of messages.
+        shown = "(sensitive value)" if argument.sensitive else repr(argument.value)
         if call.function == "env":
             if argument.value not in self._env:
-                raise TemplateError(f"environment variable {argument.value!r} is not set")
+                raise TemplateError(f"environment variable {shown} is not set")
             return Evaluated(self._env[argument.value], argument.sensitive)
-        return Evaluated(self._read_file(argument.value), argument.sensitive)
+        return Evaluated(self._read_file(argument.value, shown), argument.sensitive)
 
     def _template_parts(self, parts: list[str | Ref | Call]) -> Evaluated:
         values = [self._part(p) for p in parts]
@@ -144,21 +148,23 @@ class Evaluator:
             raise TemplateError("function arguments must be strings known before apply")
         return Evaluated("".join(str(v.value) for v in values), any(v.sensitive for v in values))
 
-    def _read_file(self, relative: str) -> str:
+    def _read_file(self, relative: str, shown: str) -> str:
         path = (self._directory / relative).resolve()
         if not path.is_relative_to(self._directory):
             raise TemplateError(
-                f"file({relative!r}) is outside the configuration directory; "
-                "files must stay inside it"
+                f"file({shown}) is outside the configuration directory; files must stay inside it"
             )
+        if path.exists() and not path.is_file():
+            # Opening a FIFO would block forever; a directory cannot be read either.
+            raise TemplateError(f"file({shown}): not a regular file")
         try:
             return path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise TemplateError(f"file({relative!r}): no such file") from None
+            raise TemplateError(f"file({shown}): no such file") from None
         except UnicodeDecodeError:
-            raise TemplateError(f"file({relative!r}): not a text file (DER? use PEM)") from None
+            raise TemplateError(f"file({shown}): not a text file (DER? use PEM)") from None
         except OSError as exc:
-            raise TemplateError(f"file({relative!r}): cannot read: {exc.strerror}") from None
+            raise TemplateError(f"file({shown}): cannot read: {exc.strerror}") from None
 
 
 def _single(ref: Ref, rest: tuple[str, ...], form: str) -> str:

@@ -27,6 +27,7 @@ from planner.model import (
     RESOURCE_TYPES,
     ZONE_ID_RE,
     Address,
+    Attribute,
     Kind,
     ResourceConfig,
 )
@@ -112,6 +113,12 @@ def _usable(file: source.SourceFile, locations: list[tuple[str | int, ...]]) -> 
     for block in ("variable", "locals", "resource", "output", "aopctl"):
         if not isinstance(data.get(block, {}), dict):
             data.pop(block)
+    for named in data.get("resource", {}).values():
+        if isinstance(named, dict):
+            # A resource whose body is not an object stays declared, with no attributes.
+            for name, body in named.items():
+                if name != "//" and not isinstance(body, dict):
+                    named[name] = {}
     return source.SourceFile(file.path, file.name, data)
 
 
@@ -289,15 +296,16 @@ class _Loader:
 
     def _lookup(self, address: Address, attribute: str) -> Evaluated:
         resource_type = RESOURCE_TYPES[address.type]
-        if attribute in resource_type.computed:
-            return Evaluated(Deferred((Reference(address, attribute),)))
-        if address not in self.evaluated:  # only when a cycle forced an arbitrary order
-            return Evaluated(Deferred((Reference(address, attribute),)))
-        values = self.evaluated[address]
-        if attribute in values:
+        declared = resource_type.attribute(attribute)
+        if declared is not None and declared.sensitive:
+            # The key stays in the secret store until upload; it never flows into other values.
+            raise TemplateError(f"{address}.{attribute} is a secret and cannot be referenced")
+        values = self.evaluated.get(address, {})
+        if attribute in values and attribute not in resource_type.computed:
             return values[attribute]
-        default = resource_type.attribute(attribute)
-        return Evaluated(default.default if default else None)
+        # Computed, or not evaluated: an undeclared resource or attribute, a value that failed
+        # or an order a cycle forced. Those are reported already; a Deferred does not cascade.
+        return Evaluated(Deferred((Reference(address, attribute),)))
 
     def evaluate_resources(self, order: list[Address]) -> dict[Address, ResourceConfig]:
         resources = {}
@@ -325,14 +333,7 @@ class _Loader:
             except TemplateError as exc:
                 self.error(block.file, path, str(exc))
                 continue
-            self._check_value(
-                attribute.name,
-                attribute.kind,
-                attribute.choices,
-                values[attribute.name].value,
-                block.file,
-                path,
-            )
+            self._check_value(attribute, values[attribute.name], block.file, path)
         self.evaluated[address] = values
         if resource_type.is_certificate:
             self._check_certificate(address, values, block.file, base)
@@ -359,29 +360,35 @@ class _Loader:
         if not isinstance(value, str):
             self.error(file, path, "must be a PEM string known before apply")
             return PrivateKey(None, None)
-        return PrivateKey(certs.normalize_pem(value), None)
+        try:
+            return PrivateKey(certs.normalize_pem(value), None)
+        except CertificateError as exc:
+            self.error(file, path, exc.message)
+            return PrivateKey(None, None)
 
     def _check_value(
-        self, name: str, kind: Kind, choices: tuple[str, ...], value: Any, file: str, path: str
+        self, attribute: Attribute, evaluated: Evaluated, file: str, path: str
     ) -> None:
+        value, kind = evaluated.value, attribute.kind
         if isinstance(value, Deferred):
             return
         if kind is Kind.BOOL and not isinstance(value, bool):
             self.error(file, path, f"must be a boolean, got {type(value).__name__}")
         elif kind is Kind.STRING and not isinstance(value, str):
             self.error(file, path, f"must be a string, got {type(value).__name__}")
-        elif kind is Kind.STRING and choices and value not in choices:
-            self.error(file, path, "must be one of " + ", ".join(choices))
+        elif kind is Kind.STRING and attribute.choices and value not in attribute.choices:
+            self.error(file, path, "must be one of " + ", ".join(attribute.choices))
         elif kind is Kind.LIST_OF_STRINGS:
-            self._check_hostnames(value, file, path)
-        elif name == "zone":
-            self._check_zone(value, file, path)
+            self._check_hostnames(value, evaluated.sensitive, file, path)
+        elif attribute.name == "zone":
+            self._check_zone(value, evaluated.sensitive, file, path)
 
-    def _check_zone(self, value: str, file: str, path: str) -> None:
+    def _check_zone(self, value: str, sensitive: bool, file: str, path: str) -> None:
         if not (ZONE_ID_RE.match(value) or _HOSTNAME.match(value)):
-            self.error(file, path, f"{value!r} is neither a zone name nor a 32-character zone id")
+            shown = _shown(value, sensitive)
+            self.error(file, path, f"{shown} is neither a zone name nor a 32-character zone id")
 
-    def _check_hostnames(self, value: Any, file: str, path: str) -> None:
+    def _check_hostnames(self, value: Any, sensitive: bool, file: str, path: str) -> None:
         if not isinstance(value, list) or not all(isinstance(h, str) for h in value):
             self.error(file, path, "must be a list of hostnames")
             return
@@ -389,10 +396,12 @@ class _Loader:
             self.error(file, path, f"must list 1 to {MAX_HOSTNAMES_PER_CERTIFICATE} hostnames")
         for i, hostname in enumerate(value):
             if not _HOSTNAME.match(hostname) or len(hostname) > 255:
-                self.error(file, f"{path}[{i}]", f"{hostname!r} is not a valid lower-case hostname")
+                shown = _shown(hostname, sensitive)
+                self.error(file, f"{path}[{i}]", f"{shown} is not a valid lower-case hostname")
         duplicates = sorted({h for h in value if value.count(h) > 1})
         if duplicates:
-            self.error(file, path, "hostnames listed twice: " + ", ".join(duplicates))
+            shown = ", ".join(_shown(h, sensitive, quote=False) for h in duplicates)
+            self.error(file, path, "hostnames listed twice: " + shown)
 
     def _check_certificate(
         self, address: Address, values: dict[str, Evaluated], file: str, base: str
@@ -433,6 +442,8 @@ class _Loader:
         fingerprints: dict[tuple[Any, str, str], Address] = {}
         for address, info in sorted(self.certificates.items()):
             zone = resources[address].zone
+            if not _hashable(zone):
+                continue  # already reported as not a string
             if address.type == "aop_hostname_certificate":
                 per_zone.setdefault(zone, []).append(address)
             key = (zone, address.type, info.fingerprint_sha256)
@@ -443,10 +454,11 @@ class _Loader:
             fingerprints.setdefault(key, address)
         for zone, addresses in per_zone.items():
             if len(addresses) > MAX_HOSTNAME_CERTIFICATES_PER_ZONE:
+                shown = _shown(zone, "zone" in resources[addresses[-1]].sensitive, quote=False)
                 self._resource_error(
                     addresses[-1],
                     "zone",
-                    f"zone {zone} would have "
+                    f"zone {shown} would have "
                     f"{len(addresses)} hostname certificates; Cloudflare allows "
                     f"{MAX_HOSTNAME_CERTIFICATES_PER_ZONE}",
                 )
@@ -459,15 +471,18 @@ class _Loader:
             if address.type != "aop_hostname_binding":
                 continue
             hostnames = resource.attributes.get("hostnames")
-            if not isinstance(hostnames, list):
-                continue
+            if not isinstance(hostnames, list) or not _hashable(resource.zone, *hostnames):
+                continue  # already reported as the wrong kind
+            sensitive = "hostnames" in resource.sensitive
             for hostname in hostnames:
                 key = (resource.zone, hostname)
-                if key in owner:
+                if owner.setdefault(key, address) != address:
+                    shown = _shown(hostname, sensitive, quote=False)
                     self._resource_error(
-                        address, "hostnames", f"{hostname} is already bound by {owner[key]}"
+                        address, "hostnames", f"{shown} is already bound by {owner[key]}"
                     )
-                owner.setdefault(key, address)
+            if len(hostnames) > MAX_HOSTNAMES_PER_CERTIFICATE:
+                continue  # already reported for this binding alone
             certificate = resource.attributes.get("certificate_id")
             marker = repr(certificate)
             per_certificate[marker] = per_certificate.get(marker, 0) + len(hostnames)
@@ -483,17 +498,42 @@ class _Loader:
         path = source.json_path("resource", address.type, address.name, attribute)
         self.error(block.file, path, message)
 
+    def _check_output_references(self, block: _Block, path: str) -> bool:
+        """Outputs make no graph edges, but their references must exist all the same."""
+        try:
+            refs = self._references(block.raw.get("value"))
+        except TemplateError:
+            return True  # the evaluation reports it
+        before = len(self.diagnostics)
+        for ref in refs:
+            self._check_reference(ref, block.file, path)
+        return len(self.diagnostics) == before
+
     def outputs(self) -> dict[str, Output]:
         outputs = {}
         for name, block in sorted(self.merged.outputs.items()):
+            path = source.json_path("output", name, "value")
+            if not self._check_output_references(block, path):
+                continue
             try:
                 value = self.evaluator.evaluate(block.raw.get("value"))
             except TemplateError as exc:
-                self.error(block.file, source.json_path("output", name, "value"), str(exc))
+                self.error(block.file, path, str(exc))
                 continue
             sensitive = bool(block.raw.get("sensitive", False)) or value.sensitive
             outputs[name] = Output(name, value.value, sensitive, block.raw.get("description", ""))
         return outputs
+
+
+def _shown(value: Any, sensitive: bool, *, quote: bool = True) -> str:
+    """A value as an error message may show it: a sensitive one never is."""
+    if sensitive:
+        return "(sensitive value)"
+    return repr(value) if quote else str(value)
+
+
+def _hashable(*values: Any) -> bool:
+    return all(isinstance(v, str | Deferred) for v in values)
 
 
 def load_configuration(
@@ -532,6 +572,8 @@ def load_configuration(
     resources = loader.evaluate_resources(order)
     loader.check_limits(resources)
     outputs = loader.outputs()
+    # A template error is found both while collecting references and while evaluating.
+    loader.diagnostics = list(dict.fromkeys(loader.diagnostics))
     if any(d.severity == "error" for d in loader.diagnostics):
         raise ConfigError(loader.diagnostics)
     return Configuration(

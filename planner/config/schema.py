@@ -13,6 +13,7 @@ import jsonschema
 
 from planner.config.source import SourceFile, json_path
 from planner.errors import Diagnostic
+from planner.model import NAME_PATTERN
 
 _TYPE_NAMES = {
     "string": "a string",
@@ -59,7 +60,13 @@ def _unknown_keys(error: Any) -> Iterator[tuple[list[str | int], str]]:
 def _describe(error: Any) -> Iterator[tuple[list[str | int], str]]:
     path = list(error.absolute_path)
     keyword = error.validator
-    if keyword == "additionalProperties":
+    if "propertyNames" in error.relative_schema_path:
+        # jsonschema reports a bad key at its parent object; point at the key itself.
+        yield (
+            [*path, error.instance],
+            f"invalid name {error.instance!r}: names match {NAME_PATTERN}",
+        )
+    elif keyword == "additionalProperties":
         yield from _unknown_keys(error)
     elif keyword == "required":
         missing = error.message.split("'")[1]
@@ -70,9 +77,6 @@ def _describe(error: Any) -> Iterator[tuple[list[str | int], str]]:
         yield path, f"must be {error.schema.get('x-expected', 'a valid value')}"
     elif keyword == "enum":
         yield path, "must be one of " + ", ".join(json.dumps(v) for v in error.validator_value)
-    elif keyword == "propertyNames":
-        name = error.instance if isinstance(error.instance, str) else error.message
-        yield path, f"invalid name {name!r}: names match [a-z_][a-z0-9_-]*"
     elif keyword == "pattern" and path and path[-2:-1] == ["depends_on"]:
         yield path, f"{error.instance!r} is not a resource address (TYPE.NAME)"
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 from collections.abc import Iterable
@@ -68,7 +69,22 @@ def strip_comments(value: Any) -> Any:
 
 
 def config_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.glob(f"*{CONFIG_SUFFIX}") if p.is_file())
+    """Every entry named `*.aop.json`: one that is not a regular file is reported when read,
+    not silently skipped."""
+    return sorted(directory.glob(f"*{CONFIG_SUFFIX}"))
+
+
+def read_text(path: Path) -> str:
+    """The file's text; OSError or UnicodeDecodeError when it cannot be read as UTF-8."""
+    if path.exists() and not path.is_file():
+        # Checked before opening: opening a FIFO would block until a writer appears.
+        raise OSError(errno.EINVAL, "not a regular file")
+    return path.read_text(encoding="utf-8")
+
+
+def read_problem(path: Path, exc: OSError | UnicodeDecodeError) -> Diagnostic:
+    reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+    return Diagnostic(path.name, "", f"cannot read file: {reason}")
 
 
 def read_directory(directory: Path) -> tuple[list[SourceFile], list[Diagnostic]]:
@@ -86,10 +102,9 @@ def read_files(paths: Iterable[Path]) -> tuple[list[SourceFile], list[Diagnostic
     diagnostics: list[Diagnostic] = []
     for path in paths:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_text(path)
         except (OSError, UnicodeDecodeError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            diagnostics.append(Diagnostic(path.name, "", f"cannot read file: {reason}"))
+            diagnostics.append(read_problem(path, exc))
             continue
         data, problems = parse_json(text, path.name)
         diagnostics.extend(problems)

@@ -71,10 +71,10 @@ class Deferred:
             return UNKNOWN
         if len(values) == 1:
             return values[0]
-        return "".join(v if isinstance(v, str) else _to_text(v) for v in values)
+        return "".join(v if isinstance(v, str) else to_text(v) for v in values)
 
 
-def _to_text(value: Any) -> str:
+def to_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float | str):

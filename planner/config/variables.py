@@ -44,8 +44,9 @@ def parse_cli_vars(pairs: Sequence[str]) -> dict[str, str]:
     values = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise ValueError(f"--var {pair!r}: expected NAME=VALUE")
+        if not sep or not name.strip():
+            # Never echo the text after '=': it may be a secret.
+            raise ValueError(f"--var {name.strip() or '=...'!r}: expected NAME=VALUE")
         values[name.strip()] = value
     return values
 
@@ -56,13 +57,21 @@ def _convert(text: str, declared: str) -> Any:
         if text.lower() in ("true", "false"):
             return text.lower() == "true"
         raise ValueError("expected true or false")
+    # The messages below never include `text`: the variable may be sensitive.
     if declared == "number":
         try:
             return int(text)
         except ValueError:
+            pass
+        try:
             return float(text)
+        except ValueError:
+            raise ValueError("expected a number") from None
     if declared in ("list", "map"):
-        value = json.loads(text)
+        try:
+            value = json.loads(text)
+        except ValueError:
+            raise ValueError(f"expected a JSON {declared}") from None
         if not isinstance(value, list if declared == "list" else dict):
             raise ValueError(f"expected a JSON {declared}")
         return value
@@ -119,15 +128,10 @@ def resolve(
     for name, (file, block) in declared.items():
         kind = block.get("type", "any")
         path = json_path("variable", name)
-        value, origin = block.get("default", MISSING), f"{file}: {path}.default"
-        env_name = ENV_PREFIX + name
+        origin, value, text = _winner(name, block, f"{file}: {path}.default", inputs, from_files)
         try:
-            if env_name in inputs.env:
-                value, origin = _convert(inputs.env[env_name], kind), f"environment {env_name}"
-            if name in from_files:
-                value, origin = from_files[name], "--var-file"
-            if name in inputs.cli:
-                value, origin = _convert(inputs.cli[name], kind), f"--var {name}"
+            if text is not None:
+                value = _convert(text, kind)
         except ValueError as exc:
             diagnostics.append(Diagnostic(file, path, f"value from {origin}: {exc}"))
             value = MISSING
@@ -136,3 +140,22 @@ def resolve(
             diagnostics.append(Diagnostic(file, path, f"value from {origin}: {problem}"))
         variables[name] = Variable(name, value, bool(block.get("sensitive", False)), file)
     return variables, diagnostics
+
+
+def _winner(
+    name: str,
+    block: Mapping[str, Any],
+    default_origin: str,
+    inputs: VariableInputs,
+    from_files: Mapping[str, Any],
+) -> tuple[str, Any, str | None]:
+    """(origin, value, text still to convert) of the source with the highest precedence; only
+    the winner is converted, so a bad lower-precedence value does not hide a good one."""
+    if name in inputs.cli:
+        return f"--var {name}", MISSING, inputs.cli[name]
+    if name in from_files:
+        return "--var-file", from_files[name], None
+    env_name = ENV_PREFIX + name
+    if env_name in inputs.env:
+        return f"environment {env_name}", MISSING, inputs.env[env_name]
+    return default_origin, block.get("default", MISSING), None

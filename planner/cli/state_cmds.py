@@ -1,0 +1,303 @@
+"""State commands: `state list|show|rm|mv`, `show`, `output`, `force-unlock`.
+
+Reading commands never lock and never write. `state rm` and `state mv` take the lock, write
+through the backend's compare-and-swap (which bumps the serial and keeps the previous version
+as a backup) and release the lock.
+
+Sensitive outputs follow Terraform: listings (`output`, `output --json`, `show`) redact them;
+`output NAME` prints the value because it was asked for by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+from tabulate import tabulate
+
+from planner import __version__
+from planner.cli import options
+from planner.errors import AopctlError
+from state import LocalBackend, ResourceState, StateBackend, StateDocument, StateError, hold_lock
+from state.document import ADDRESS_RE
+from state.lock import LockInfo
+
+STATE_FILE = "aopctl.state.json"
+SENSITIVE = "(sensitive value)"
+
+
+def open_backend(chdir: Path) -> StateBackend:
+    """The state of the configuration in `chdir` (the lead wires `aopctl.state` here later)."""
+    return LocalBackend(chdir / STATE_FILE, aopctl_version=__version__)
+
+
+@contextlib.contextmanager
+def state_errors() -> Iterator[None]:
+    """Translate the store's errors into the CLI's expected-error type, once."""
+    try:
+        yield
+    except StateError as exc:
+        raise AopctlError(exc.message, exc.reasons) from exc
+
+
+@contextlib.contextmanager
+def locked(backend: StateBackend, operation: str, timeout: float) -> Iterator[LockInfo]:
+    """Hold the state lock, warning on stderr when a dead process's lock was taken over."""
+    with hold_lock(backend, operation, timeout) as info:
+        if info.taken_over_from is not None:
+            click.secho(
+                "Warning: took over a stale state lock held by "
+                f"{info.taken_over_from.describe()} (that process is no longer running)",
+                fg="yellow",
+                err=True,
+            )
+        yield info
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)?$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """`"30s"`, `"2m"`, `"1h"`, `"500ms"` or plain seconds, as seconds."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise ValueError(f"invalid duration {text!r}: use e.g. 30s, 2m, 1h")
+    return float(match[1]) * _UNIT_SECONDS[match[2] or "s"]
+
+
+def _duration_option(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from exc
+
+
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    default="0s",
+    callback=_duration_option,
+    show_default=True,
+    help="How long to wait for the state lock (e.g. 30s, 2m).",
+)
+
+
+def _backend(ctx: click.Context) -> StateBackend:
+    return open_backend(options(ctx).chdir)
+
+
+def _read(ctx: click.Context) -> StateDocument:
+    with state_errors():
+        return _backend(ctx).read()
+
+
+# --- rendering (pure functions returning text) ---------------------------------------------
+
+
+def _value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def render_state_table(doc: StateDocument) -> str:
+    if not doc.resources:
+        return "No resources in state."
+    rows = [
+        (
+            rs.address,
+            rs.zone_name or rs.zone_id,
+            rs.remote_id or "-",
+            rs.attributes.get("status") or "-",
+            rs.attributes.get("expires_on") or "-",
+        )
+        for rs in doc.resources
+    ]
+    return tabulate(rows, headers=["address", "zone", "id", "status", "expiry"])
+
+
+def render_resource_text(rs: ResourceState) -> str:
+    """Terraform-style block: `# ADDR:` then `resource "TYPE" "NAME" { key = value }`."""
+    fields: dict[str, Any] = {"id": rs.remote_id, "zone_id": rs.zone_id, "zone_name": rs.zone_name}
+    fields.update(sorted(rs.attributes.items()))
+    if rs.fingerprints:
+        fields["fingerprints"] = dict(rs.fingerprints)
+    if rs.dependencies:
+        fields["depends_on"] = list(rs.dependencies)
+    width = max(len(key) for key in fields)
+    body = [f"    {key:<{width}} = {_value(value)}" for key, value in fields.items()]
+    return "\n".join([f"# {rs.address}:", f'resource "{rs.type}" "{rs.name}" {{', *body, "}"])
+
+
+def render_outputs_text(doc: StateDocument) -> str:
+    return "\n".join(
+        f"{name} = {SENSITIVE if out.sensitive else _value(out.value)}"
+        for name, out in doc.outputs.items()
+    )
+
+
+def outputs_json(doc: StateDocument) -> dict[str, Any]:
+    """Outputs for machines; a sensitive output has no `value` (ask for it by name)."""
+    return {
+        name: {"sensitive": True} if out.sensitive else {"sensitive": False, "value": out.value}
+        for name, out in doc.outputs.items()
+    }
+
+
+def render_state_text(doc: StateDocument) -> str:
+    if doc.serial == 0:
+        return "No state."
+    parts = [render_resource_text(rs) for rs in doc.resources]
+    if doc.outputs:
+        parts.append("Outputs:\n\n" + render_outputs_text(doc))
+    return "\n\n".join(parts) if parts else "The state is empty."
+
+
+def state_json(doc: StateDocument) -> dict[str, Any]:
+    """The state document, with sensitive output values left out."""
+    return {**doc.to_json(), "outputs": outputs_json(doc)}
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+@click.group()
+def state() -> None:
+    """Inspect and edit the state (rm and mv keep a backup)."""
+
+
+@state.command("list")
+@click.pass_context
+def list_cmd(ctx: click.Context) -> None:
+    """List the resources in the state."""
+    click.echo(render_state_table(_read(ctx)))
+
+
+@state.command("show")
+@click.argument("address")
+@click.pass_context
+def show_resource(ctx: click.Context, address: str) -> None:
+    """Show one resource in the state."""
+    resource = _read(ctx).get(address)
+    if resource is None:
+        raise AopctlError(f"no resource {address} in state")
+    click.echo(render_resource_text(resource))
+
+
+@state.command("rm")
+@click.argument("addresses", metavar="ADDR...", nargs=-1, required=True)
+@lock_timeout_option
+@click.pass_context
+def rm(ctx: click.Context, addresses: tuple[str, ...], lock_timeout: float) -> None:
+    """Forget resources without deleting them in Cloudflare."""
+    backend = _backend(ctx)
+    with state_errors(), locked(backend, "state rm", lock_timeout):
+        doc = backend.read()
+        missing = [address for address in addresses if doc.get(address) is None]
+        if missing:
+            raise AopctlError(f"no resource {', '.join(missing)} in state")
+        new = doc
+        for address in addresses:
+            new = new.without(address)
+        written = backend.write(new, doc.serial)
+    for address in addresses:
+        click.echo(f"Removed {address}")
+    click.echo(
+        f"Successfully removed {len(addresses)} resource(s) from state (serial {written.serial}). "
+        "They still exist in Cloudflare; aopctl no longer manages them."
+    )
+
+
+def moved(doc: StateDocument, source: str, target: str) -> StateDocument:
+    """`doc` with `source` renamed to `target`, and dependencies on it re-pointed."""
+    resource = doc.get(source)
+    if resource is None:
+        raise AopctlError(f"no resource {source} in state")
+    if not ADDRESS_RE.match(target):
+        raise AopctlError(f"invalid address {target!r}: expected TYPE.NAME")
+    target_type, target_name = target.split(".", 1)
+    if target_type != resource.type:
+        raise AopctlError(f"cannot move {source} to {target}: the resource type must stay the same")
+    if doc.get(target) is not None:
+        raise AopctlError(f"cannot move {source} to {target}: {target} already exists in state")
+    new = doc.without(source).with_resource(replace(resource, address=target, name=target_name))
+    for other in new.resources:
+        if source in other.dependencies:
+            deps = tuple(target if dep == source else dep for dep in other.dependencies)
+            new = new.with_resource(replace(other, dependencies=deps))
+    return new
+
+
+@state.command("mv")
+@click.argument("source", metavar="FROM")
+@click.argument("target", metavar="TO")
+@lock_timeout_option
+@click.pass_context
+def mv(ctx: click.Context, source: str, target: str, lock_timeout: float) -> None:
+    """Rename a resource in the state (after renaming it in the configuration)."""
+    backend = _backend(ctx)
+    with state_errors(), locked(backend, "state mv", lock_timeout):
+        doc = backend.read()
+        written = backend.write(moved(doc, source, target), doc.serial)
+    click.echo(f'Move "{source}" to "{target}"')
+    click.echo(f"Successfully moved 1 object (serial {written.serial}).")
+
+
+@click.command("show")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.pass_context
+def show_cmd(ctx: click.Context, output_format: str) -> None:
+    """Show the state (sensitive outputs redacted)."""
+    doc = _read(ctx)
+    if output_format == "json":
+        click.echo(json.dumps(state_json(doc), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_state_text(doc))
+
+
+def _print_one(outputs: Mapping[str, Any], name: str, as_json: bool) -> None:
+    if name not in outputs:
+        known = ", ".join(outputs) or "(none)"
+        raise AopctlError(f"output {name!r} not found", [f"outputs in state: {known}"])
+    value = outputs[name].value
+    if as_json or not isinstance(value, str):
+        click.echo(json.dumps(value, ensure_ascii=False))
+    else:
+        click.echo(value)
+
+
+@click.command("output")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def output(ctx: click.Context, name: str | None, as_json: bool) -> None:
+    """Print outputs; sensitive ones only when asked for by NAME."""
+    doc = _read(ctx)
+    if name is not None:
+        _print_one(doc.outputs, name, as_json)
+    elif as_json:
+        click.echo(json.dumps(outputs_json(doc), indent=2, ensure_ascii=False))
+    elif doc.outputs:
+        click.echo(render_outputs_text(doc))
+    else:
+        click.echo("Warning: no outputs found in state.", err=True)
+
+
+@click.command("force-unlock")
+@click.argument("lock_id")
+@click.pass_context
+def force_unlock(ctx: click.Context, lock_id: str) -> None:
+    """Remove the state lock LOCK_ID left by a process that is gone."""
+    with state_errors():
+        _backend(ctx).force_unlock(lock_id)
+    click.echo(f"State lock {lock_id} removed; the state is unlocked.")
