@@ -14,7 +14,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from planner import certs
 from planner.cloudflare.types import AssociationUpdate
 from planner.config import Configuration
 from planner.config.templates import Deferred, Reference
@@ -66,9 +65,14 @@ class _StateWriter:
             self.document = self._backend.write(updated, expected_serial=self.document.serial)
 
 
-def _certificate_state(item: Planned, cert: LiveCertificate, zone: tuple[str, str],
-                       fingerprint: str, public_key: str | None,
-                       deposed: list[str]) -> ResourceState:
+def _certificate_state(
+    item: Planned,
+    cert: LiveCertificate,
+    zone: tuple[str, str],
+    fingerprint: str,
+    public_key: str | None,
+    deposed: list[str],
+) -> ResourceState:
     attributes: dict[str, Any] = {
         "id": cert.id,
         "status": cert.status,
@@ -87,8 +91,13 @@ def _certificate_state(item: Planned, cert: LiveCertificate, zone: tuple[str, st
     return _resource_state(item, zone, cert.id, attributes, fingerprints)
 
 
-def _resource_state(item: Planned, zone: tuple[str, str], remote_id: str | None,
-                    attributes: dict[str, Any], fingerprints: dict[str, str]) -> ResourceState:
+def _resource_state(
+    item: Planned,
+    zone: tuple[str, str],
+    remote_id: str | None,
+    attributes: dict[str, Any],
+    fingerprints: dict[str, str],
+) -> ResourceState:
     address = item.change.address
     dependencies = item.config.dependencies if item.config else ()
     return ResourceState(
@@ -105,8 +114,14 @@ def _resource_state(item: Planned, zone: tuple[str, str], remote_id: str | None,
 
 
 class _Executor:
-    def __init__(self, result: PlanResult, api: Api, writer: _StateWriter, reporter: Reporter,
-                 settings: ApplySettings) -> None:
+    def __init__(
+        self,
+        result: PlanResult,
+        api: Api,
+        writer: _StateWriter,
+        reporter: Reporter,
+        settings: ApplySettings,
+    ) -> None:
         self.result = result
         self.config: Configuration | None = result.config
         self.api = api
@@ -144,8 +159,9 @@ class _Executor:
 
     # -- waiting -------------------------------------------------------------------------------
 
-    def _await(self, step: Step, fetch: Callable[[], LiveCertificate | None], goal: str) -> \
-            LiveCertificate | None:
+    def _await(
+        self, step: Step, fetch: Callable[[], LiveCertificate | None], goal: str
+    ) -> LiveCertificate | None:
         """Poll until the certificate reaches `goal` ("active" or "gone"), with back-off."""
         start = self.settings.clock()
         interval, last_report = self.settings.poll_initial, start
@@ -236,22 +252,30 @@ class _Executor:
             cert = cert or live.find_by_fingerprint(address.type, info.fingerprint_sha256)
             verb = "adopted" if action is Action.IMPORT else "deployed"
         assert cert is not None
-        state = _certificate_state(item, cert, zone, info.fingerprint_sha256,
-                                   info.public_key_sha256, deposed)
+        state = _certificate_state(
+            item, cert, zone, info.fingerprint_sha256, info.public_key_sha256, deposed
+        )
         self._put(item, state)
         if cert.status != "active":
             self.reporter.step_progress(str(step), f"{verb} as {cert.id}; waiting until active")
             cert = self._await(step, self._fetch(item, cert.id), "active")
             assert cert is not None
-            self._put(item, _certificate_state(item, cert, zone, info.fingerprint_sha256,
-                                               info.public_key_sha256, deposed))
+            self._put(
+                item,
+                _certificate_state(
+                    item, cert, zone, info.fingerprint_sha256, info.public_key_sha256, deposed
+                ),
+            )
         return f"{verb} {cert.id}, active"
 
     def _claimed(self, zone_id: str) -> set[str]:
         claimed: set[str] = set()
         for item in self.result.planned:
-            if item.config is not None and item.config.address.type == "aop_hostname_binding" \
-                    and item.change.zone_id == zone_id:
+            if (
+                item.config is not None
+                and item.config.address.type == "aop_hostname_binding"
+                and item.change.zone_id == zone_id
+            ):
                 claimed.update(self._resolved(item).get("hostnames") or [])
         for resource in self.writer.document.resources:
             if resource.type == "aop_hostname_binding" and resource.zone_id == zone_id:
@@ -262,11 +286,17 @@ class _Executor:
         address = item.change.address
         zone_id = item.change.zone_id or ""
         cert_id = step.remote_id or item.change.remote_id or ""
-        pointing = [
-            a for a in self.api.list_hostname_associations(zone_id, status="all")
-            if a.cert_id == cert_id and a.enabled is not None
-            and a.status not in ("deleted", "pending_deletion")
-        ] if address.type == "aop_hostname_certificate" else []
+        pointing = (
+            [
+                a
+                for a in self.api.list_hostname_associations(zone_id, status="all")
+                if a.cert_id == cert_id
+                and a.enabled is not None
+                and a.status not in ("deleted", "pending_deletion")
+            ]
+            if address.type == "aop_hostname_certificate"
+            else []
+        )
         still_needed = sorted(a.hostname for a in pointing if a.hostname in self._claimed(zone_id))
         if still_needed:
             raise ApplyError(f"{step}: not deleted, still bound to {', '.join(still_needed)}")
@@ -331,7 +361,8 @@ class _Executor:
         return {
             name: OutputState(
                 output.value.resolve(self._lookup)
-                if isinstance(output.value, Deferred) else output.value,
+                if isinstance(output.value, Deferred)
+                else output.value,
                 output.sensitive,
             )
             for name, output in self.config.outputs.items()
@@ -348,15 +379,28 @@ def _without_deposed(doc: StateDocument, address: str, cert_id: str) -> StateDoc
         attributes["deposed"] = remaining
     else:
         attributes.pop("deposed", None)
-    return doc.with_resource(ResourceState(
-        address=current.address, type=current.type, name=current.name, zone_id=current.zone_id,
-        zone_name=current.zone_name, remote_id=current.remote_id, attributes=attributes,
-        dependencies=current.dependencies, fingerprints=current.fingerprints,
-    ))
+    return doc.with_resource(
+        ResourceState(
+            address=current.address,
+            type=current.type,
+            name=current.name,
+            zone_id=current.zone_id,
+            zone_name=current.zone_name,
+            remote_id=current.remote_id,
+            attributes=attributes,
+            dependencies=current.dependencies,
+            fingerprints=current.fingerprints,
+        )
+    )
 
 
-def apply_plan(result: PlanResult, api: Api, backend: StateBackend, reporter: Reporter,
-               settings: ApplySettings | None = None) -> ApplyOutcome:
+def apply_plan(
+    result: PlanResult,
+    api: Api,
+    backend: StateBackend,
+    reporter: Reporter,
+    settings: ApplySettings | None = None,
+) -> ApplyOutcome:
     """Execute `result`; the state is saved after every successful write."""
     settings = settings or ApplySettings()
     current = backend.read()
@@ -398,7 +442,7 @@ def _run_all(executor: _Executor, outcome: ApplyOutcome, settings: ApplySettings
                     failures.append(f"{step}: {exc.message}")
                     outcome.not_done.append(str(step))
                     continue
-                except Exception as exc:  # noqa: BLE001 - recorded, the state is still saved
+                except Exception as exc:
                     failures.append(f"{step}: unexpected {type(exc).__name__}: {exc}")
                     outcome.not_done.append(str(step))
                     continue
@@ -407,11 +451,14 @@ def _run_all(executor: _Executor, outcome: ApplyOutcome, settings: ApplySettings
                 executor.reporter.step_finished(str(step), message)
     outcome.not_done.extend(str(s) for s in sorted(waiting))
     if failures:
-        raise ApplyError("apply stopped: " + "; ".join(failures), [
-            *(f"done: {d}" for d in outcome.done),
-            *(f"not done: {n}" for n in outcome.not_done),
-            "the state holds everything that was done; run apply again to finish",
-        ])
+        raise ApplyError(
+            "apply stopped: " + "; ".join(failures),
+            [
+                *(f"done: {d}" for d in outcome.done),
+                *(f"not done: {n}" for n in outcome.not_done),
+                "the state holds everything that was done; run apply again to finish",
+            ],
+        )
 
 
 def step_verb(item: Planned, step: Step) -> str:

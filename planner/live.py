@@ -7,7 +7,7 @@ number of hostnames or certificates.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -90,6 +90,9 @@ class LiveZone:
         ]
         return sorted(matches, key=lambda c: (c.status != "active", c.id))[0] if matches else None
 
+    def all_certificates(self) -> list[LiveCertificate]:
+        return [*self.zone_certificates.values(), *self.hostname_certificates.values()]
+
     def bound(self, hostname: str) -> HostnameAssociation | None:
         """The hostname's association, unless it is void or being removed."""
         association = self.associations.get(hostname)
@@ -152,7 +155,7 @@ class Refresher:
         live.associations = {
             a.hostname: a for a in self.api.list_hostname_associations(zone_id, status="all")
         }
-        for cert in _all_certificates(live):
+        for cert in live.all_certificates():
             fingerprint = _fingerprint(cert.certificate)
             if fingerprint:
                 live.fingerprints[cert.id] = fingerprint
@@ -160,8 +163,3 @@ class Refresher:
 
     def _name_of(self, zone_id: str) -> str:
         return next((z.name for z in self._zones.values() if z.id == zone_id), zone_id)
-
-
-def _all_certificates(live: LiveZone) -> Iterable[LiveCertificate]:
-    yield from live.zone_certificates.values()
-    yield from live.hostname_certificates.values()

@@ -130,8 +130,8 @@ def _refresh(
     names = {zone_id: name for zone_id, name in zones.values()}
     for prior in state.resources:
         names.setdefault(prior.zone_id, prior.zone_name)
-    for zone_id, zone in live.items():
-        zone.name = names.get(zone_id, zone.name)
+    for zone_id, live_zone in live.items():
+        live_zone.name = names.get(zone_id, live_zone.name)
     return live, zones
 
 
@@ -304,10 +304,11 @@ def _claimed(ctx: _Context, zone_id: str, exclude: Address | None = None) -> set
     """Hostnames that some desired binding of the zone holds."""
     claimed: set[str] = set()
     for resource in _desired_resources(ctx):
-        if resource.address.type == "aop_hostname_binding" and resource.address != exclude:
-            if ctx.zones[_zone_value(resource)][0] == zone_id:
-                hostnames = ctx.resolve(resource.attributes.get("hostnames"))
-                claimed.update(hostnames if isinstance(hostnames, list) else [])
+        if resource.address.type != "aop_hostname_binding" or resource.address == exclude:
+            continue
+        if ctx.zones[_zone_value(resource)][0] == zone_id:
+            hostnames = ctx.resolve(resource.attributes.get("hostnames"))
+            claimed.update(hostnames if isinstance(hostnames, list) else [])
     return claimed
 
 
@@ -666,9 +667,7 @@ def _unmanaged_notes(ctx: _Context) -> list[str]:
     notes = []
     for zone in sorted(ctx.live.values(), key=lambda z: z.name):
         certificates = [
-            c.id
-            for c in [*zone.zone_certificates.values(), *zone.hostname_certificates.values()]
-            if c.status not in GONE and c.id not in owned
+            c.id for c in zone.all_certificates() if c.status not in GONE and c.id not in owned
         ]
         hostnames = [h for h in sorted(zone.associations) if zone.bound(h) and h not in bound]
         if certificates:

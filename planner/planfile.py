@@ -37,7 +37,8 @@ def config_digest(result: PlanResult) -> str:
         str(address): {
             "attributes": {k: v for k, v in resource.attributes.items() if k != "private_key"},
             "fingerprint": config.certificates[address].fingerprint_sha256
-            if address in config.certificates else None,
+            if address in config.certificates
+            else None,
         }
         for address, resource in config.resources.items()
     }
@@ -46,9 +47,10 @@ def config_digest(result: PlanResult) -> str:
 
 def _zone_digest(zone: LiveZone) -> dict[str, str]:
     """A digest per live object, keyed by what identifies it."""
-    digests = {f"{zone.zone_id}/settings": _digest([zone.ssl, zone.tls_client_auth,
-                                                     zone.zone_aop_enabled])}
-    for cert in [*zone.zone_certificates.values(), *zone.hostname_certificates.values()]:
+    digests = {
+        f"{zone.zone_id}/settings": _digest([zone.ssl, zone.tls_client_auth, zone.zone_aop_enabled])
+    }
+    for cert in zone.all_certificates():
         digests[f"{zone.zone_id}/{cert.id}"] = _digest(
             [cert.status, zone.fingerprints.get(cert.id)]
         )
@@ -61,7 +63,7 @@ def _zone_digest(zone: LiveZone) -> dict[str, str]:
 
 def live_digests(result: PlanResult) -> dict[str, str]:
     """Digests of the live objects in the zones the plan touches."""
-    touched = {c.zone_id for c in result.plan.changes}
+    touched = {c.zone_id for c in result.plan.changes if c.zone_id}
     digests: dict[str, str] = {}
     for zone_id in sorted(touched):
         if zone_id in result.live:
@@ -71,13 +73,15 @@ def live_digests(result: PlanResult) -> dict[str, str]:
 
 def _public_variables(result: PlanResult, var_pairs: tuple[str, ...]) -> list[str]:
     """`--var` pairs minus those of sensitive variables (given again through the env)."""
-    sensitive = {n for n, v in (result.config.variables if result.config else {}).items()
-                 if v.sensitive}
+    sensitive = {
+        n for n, v in (result.config.variables if result.config else {}).items() if v.sensitive
+    }
     return [pair for pair in var_pairs if pair.partition("=")[0].strip() not in sensitive]
 
 
-def write_plan_file(path: Path, result: PlanResult, var_pairs: tuple[str, ...],
-                    var_files: tuple[Path, ...]) -> None:
+def write_plan_file(
+    path: Path, result: PlanResult, var_pairs: tuple[str, ...], var_files: tuple[Path, ...]
+) -> None:
     body = {
         "format": FORMAT,
         "aopctl_version": __version__,

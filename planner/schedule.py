@@ -137,7 +137,9 @@ def _describe(step: Step, item: Planned) -> list[tuple[str, str]]:
                 ("wait", f"until {step.address} is active"),
             ]
         if kind == "aop_hostname_binding":
-            hostnames = next((a.after for a in change.attributes if a.name == "hostnames"), [])
+            hostnames: list[str] = next(
+                (a.after for a in change.attributes if a.name == "hostnames"), []
+            )
             count = len(hostnames or []) + len(item.void)
             return [("write", f"PUT {HOSTNAMES_PATH} ({count} hostnames){zone}")]
         return [("write", _setting_call(kind) + zone)]

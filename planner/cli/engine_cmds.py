@@ -87,8 +87,13 @@ def render(result: PlanResult, fmt: str, color: bool) -> str:
     return render_text(result.plan, color=color)
 
 
-def _plan(ctx: click.Context, config: Configuration | None, backend: StateBackend,
-          client: CloudflareClient, plan_options: PlanOptions) -> PlanResult:
+def _plan(
+    ctx: click.Context,
+    config: Configuration | None,
+    backend: StateBackend,
+    client: CloudflareClient,
+    plan_options: PlanOptions,
+) -> PlanResult:
     with state_errors():
         state = backend.read()
     return make_plan(config, state, Refresher(client), plan_options)
@@ -110,20 +115,43 @@ def _mode(destroy: bool, refresh_only: bool) -> str:
 
 @click.command()
 @variable_options
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Save the plan to apply it later with `aopctl apply FILE`.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the plan to apply it later with `aopctl apply FILE`.",
+)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
-@click.option("--target", "targets", multiple=True, metavar="ADDR",
-              help="Plan only this resource and what it depends on (repeatable).")
-@click.option("--replace", "replace", multiple=True, metavar="ADDR",
-              help="Force replacement of this certificate (repeatable).")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ADDR",
+    help="Plan only this resource and what it depends on (repeatable).",
+)
+@click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="ADDR",
+    help="Force replacement of this certificate (repeatable).",
+)
 @click.option("--destroy", is_flag=True, help="Plan the removal of everything in state.")
 @click.option("--refresh-only", is_flag=True, help="Only reconcile the state with Cloudflare.")
 @click.pass_context
-def plan(ctx: click.Context, var_pairs: tuple[str, ...], var_files: tuple[Path, ...],
-         out: Path | None, detailed_exitcode: bool, fmt: str, targets: tuple[str, ...],
-         replace: tuple[str, ...], destroy: bool, refresh_only: bool) -> None:
+def plan(
+    ctx: click.Context,
+    var_pairs: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    out: Path | None,
+    detailed_exitcode: bool,
+    fmt: str,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    destroy: bool,
+    refresh_only: bool,
+) -> None:
     """Refresh from Cloudflare, compare config, state and live objects, print the plan."""
     plan_options = plan_options_from(_mode(destroy, refresh_only), targets, replace)
     config = load(ctx, var_pairs, var_files)
@@ -133,8 +161,11 @@ def plan(ctx: click.Context, var_pairs: tuple[str, ...], var_files: tuple[Path, 
     click.echo(render(result, fmt, options(ctx).color), nl=False)
     if out is not None:
         write_plan_file(out, result, var_pairs, var_files)
-        click.echo(f"\nSaved the plan to: {out}\nTo perform exactly these actions, run: "
-                   f"aopctl apply {out}", err=fmt != "text")
+        click.echo(
+            f"\nSaved the plan to: {out}\nTo perform exactly these actions, run: "
+            f"aopctl apply {out}",
+            err=fmt != "text",
+        )
     if detailed_exitcode and result.plan.has_changes:
         ctx.exit(2)
 
@@ -167,8 +198,14 @@ def _confirm(ctx: click.Context, auto_approve: bool) -> None:
         raise AopctlError("Apply cancelled; nothing was changed.")
 
 
-def run_apply(ctx: click.Context, result: PlanResult, client: CloudflareClient,
-              backend: StateBackend, deploy_timeout: float, verb: str) -> None:
+def run_apply(
+    ctx: click.Context,
+    result: PlanResult,
+    client: CloudflareClient,
+    backend: StateBackend,
+    deploy_timeout: float,
+    verb: str,
+) -> None:
     started = time.monotonic()
     before = client.stats.total
     settings = ApplySettings(deploy_timeout=deploy_timeout)
@@ -186,17 +223,25 @@ def run_apply(ctx: click.Context, result: PlanResult, client: CloudflareClient,
     del outcome
 
 
-def _apply_common(ctx: click.Context, planfile: Path | None, plan_options: PlanOptions,
-                  var_pairs: tuple[str, ...], var_files: tuple[Path, ...], auto_approve: bool,
-                  deploy_timeout: str, verb: str) -> None:
+def _apply_common(
+    ctx: click.Context,
+    planfile: Path | None,
+    plan_options: PlanOptions,
+    var_pairs: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    auto_approve: bool,
+    deploy_timeout: str,
+    verb: str,
+) -> None:
     timeout = parse_duration(deploy_timeout)
     backend = open_backend(options(ctx).chdir)
     saved: dict[str, Any] | None = None
     if planfile is not None:
         saved = read_plan_file(planfile)
         var_pairs = tuple(saved["variables_cli"])
-        plan_options = plan_options_from(saved["mode"], tuple(saved["options"]["targets"]),
-                                         tuple(saved["options"]["replace"]))
+        plan_options = plan_options_from(
+            saved["mode"], tuple(saved["options"]["targets"]), tuple(saved["options"]["replace"])
+        )
     config = load(ctx, var_pairs, var_files)
     with state_errors(), hold_lock(backend, verb.lower()), connect(ctx) as client:
         result = _plan(ctx, config, backend, client, plan_options)
@@ -214,19 +259,32 @@ def _apply_common(ctx: click.Context, planfile: Path | None, plan_options: PlanO
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @variable_options
 @click.option("--auto-approve", is_flag=True, help="Skip the interactive approval.")
-@click.option("--deploy-timeout", default="15m", show_default=True,
-              help="How long to wait for a certificate to deploy.")
+@click.option(
+    "--deploy-timeout",
+    default="15m",
+    show_default=True,
+    help="How long to wait for a certificate to deploy.",
+)
 @click.option("--target", "targets", multiple=True, metavar="ADDR")
 @click.option("--replace", "replace", multiple=True, metavar="ADDR")
 @click.option("--refresh-only", is_flag=True)
 @click.pass_context
-def apply(ctx: click.Context, planfile: Path | None, var_pairs: tuple[str, ...],
-          var_files: tuple[Path, ...], auto_approve: bool, deploy_timeout: str,
-          targets: tuple[str, ...], replace: tuple[str, ...], refresh_only: bool) -> None:
+def apply(
+    ctx: click.Context,
+    planfile: Path | None,
+    var_pairs: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    auto_approve: bool,
+    deploy_timeout: str,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    refresh_only: bool,
+) -> None:
     """Apply the configuration (or exactly a saved PLANFILE) to Cloudflare."""
     plan_options = plan_options_from(_mode(False, refresh_only), targets, replace)
-    _apply_common(ctx, planfile, plan_options, var_pairs, var_files, auto_approve,
-                  deploy_timeout, "Apply")
+    _apply_common(
+        ctx, planfile, plan_options, var_pairs, var_files, auto_approve, deploy_timeout, "Apply"
+    )
 
 
 @click.command()
@@ -235,16 +293,24 @@ def apply(ctx: click.Context, planfile: Path | None, var_pairs: tuple[str, ...],
 @click.option("--deploy-timeout", default="15m", show_default=True)
 @click.option("--target", "targets", multiple=True, metavar="ADDR")
 @click.pass_context
-def destroy(ctx: click.Context, var_pairs: tuple[str, ...], var_files: tuple[Path, ...],
-            auto_approve: bool, deploy_timeout: str, targets: tuple[str, ...]) -> None:
+def destroy(
+    ctx: click.Context,
+    var_pairs: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    auto_approve: bool,
+    deploy_timeout: str,
+    targets: tuple[str, ...],
+) -> None:
     """Remove everything aopctl manages (after approval)."""
     plan_options = plan_options_from("destroy", targets, ())
-    _apply_common(ctx, None, plan_options, var_pairs, var_files, auto_approve, deploy_timeout,
-                  "Destroy")
+    _apply_common(
+        ctx, None, plan_options, var_pairs, var_files, auto_approve, deploy_timeout, "Destroy"
+    )
 
 
-def _imported_state(config: Configuration, address: Address, remote: str,
-                    client: CloudflareClient) -> ResourceState:
+def _imported_state(
+    config: Configuration, address: Address, remote: str, client: CloudflareClient
+) -> ResourceState:
     """The state entry for a live object named by `ZONE_ID[/CERT_ID|/HOSTNAME]`."""
     resource = config.resources.get(address)
     if resource is None:
@@ -266,17 +332,29 @@ def _imported_state(config: Configuration, address: Address, remote: str,
         association = live.bound(item)
         if association is None:
             raise AopctlError(f"hostname {item!r} has no association in zone {zone_id}")
-        hostnames = [h for h in resource.attributes.get("hostnames", []) if
-                     (a := live.bound(h)) is not None and a.cert_id == association.cert_id]
-        attributes = {"hostnames": hostnames or [item], "certificate_id": association.cert_id,
-                      "enabled": association.enabled}
+        hostnames = [
+            h
+            for h in resource.attributes.get("hostnames", [])
+            if (a := live.bound(h)) is not None and a.cert_id == association.cert_id
+        ]
+        attributes = {
+            "hostnames": hostnames or [item],
+            "certificate_id": association.cert_id,
+            "enabled": association.enabled,
+        }
     else:
         attributes = live_attributes_for_type(kind, live)
     remote_id = item if kind in CERTIFICATES else zone_id
     return ResourceState(
-        address=str(address), type=kind, name=address.name, zone_id=zone_id,
-        zone_name=live.name, remote_id=remote_id, attributes=attributes,
-        dependencies=tuple(str(d) for d in resource.dependencies), fingerprints=fingerprints,
+        address=str(address),
+        type=kind,
+        name=address.name,
+        zone_id=zone_id,
+        zone_name=live.name,
+        remote_id=remote_id,
+        attributes=attributes,
+        dependencies=tuple(str(d) for d in resource.dependencies),
+        fingerprints=fingerprints,
     )
 
 
@@ -285,8 +363,13 @@ def _imported_state(config: Configuration, address: Address, remote: str,
 @click.argument("remote_id", metavar="ID")
 @variable_options
 @click.pass_context
-def import_cmd(ctx: click.Context, address: str, remote_id: str, var_pairs: tuple[str, ...],
-               var_files: tuple[Path, ...]) -> None:
+def import_cmd(
+    ctx: click.Context,
+    address: str,
+    remote_id: str,
+    var_pairs: tuple[str, ...],
+    var_files: tuple[Path, ...],
+) -> None:
     """Adopt a live object into state. ID is ZONE_ID/CERT_ID, ZONE_ID/HOSTNAME or ZONE_ID."""
     target = parse_addresses((address,), "ADDR")[0]
     config = load(ctx, var_pairs, var_files)
@@ -297,5 +380,6 @@ def import_cmd(ctx: click.Context, address: str, remote_id: str, var_pairs: tupl
             raise AopctlError(f"{target} is already in the state; use `aopctl state rm` first")
         entry = _imported_state(config, target, remote_id, client)
         backend.write(current.with_resource(entry), expected_serial=current.serial)
-    click.secho(f"Import successful: {target} is now managed (remote id {entry.remote_id}).",
-                fg="green")
+    click.secho(
+        f"Import successful: {target} is now managed (remote id {entry.remote_id}).", fg="green"
+    )
