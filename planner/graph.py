@@ -32,7 +32,8 @@ class Graph:
             sorter.prepare()
         except CycleError as exc:
             nodes = list(exc.args[1])
-            # graphlib lists the cycle backwards (each node depends on the next): show it forwards.
+            # graphlib lists each node before the ones that depend on it; reversed, every node
+            # depends on the next, as references read (`a -> b`: a refers to b).
             raise CycleFound([str(n) for n in reversed(nodes)]) from None
         groups = []
         while sorter.is_active():

@@ -28,7 +28,7 @@ from test_render_plans import (
 )
 
 from planner.model import UNKNOWN, Address
-from planner.plan_model import Action, Change, Plan
+from planner.plan_model import Action, AttributeDiff, Change, Plan
 from planner.render import render_change, render_text
 
 GOLDEN = Path(__file__).parent / "data" / "render"
@@ -43,8 +43,8 @@ def block_of(change: Change) -> list[str]:
     return render_change(change).splitlines()
 
 
-def update(*attributes: object, address: Address = APP_BINDING) -> list[str]:
-    change = Change(address, Action.UPDATE, ZONE, ZONE_ID, "", tuple(attributes))  # type: ignore[arg-type]
+def update(*attributes: AttributeDiff, address: Address = APP_BINDING) -> list[str]:
+    change = Change(address, Action.UPDATE, ZONE, ZONE_ID, "", attributes)
     return block_of(change)
 
 
@@ -125,13 +125,13 @@ def test_a_single_unchanged_attribute_is_counted_in_the_singular() -> None:
 def test_forces_replacement_is_marked_on_the_attribute() -> None:
     lines = block_of(cert_replace())
     assert '      ~ fingerprint_sha256 = "aaaa" -> "bbbb" # forces replacement' in lines
-    assert "      ~ id                 = \"cert-1\" -> (known after apply)" in lines
+    assert '      ~ id                 = "cert-1" -> (known after apply)' in lines
 
 
 def test_sensitive_change_never_shows_either_value() -> None:
     lines = update(diff("token", "before-value", "after-value", sensitive=True))
     assert "      ~ token = (sensitive value)" in lines
-    assert not any("value\"" in line for line in lines)
+    assert not any('value"' in line for line in lines)
 
 
 def test_list_changes_are_shown_per_item() -> None:
@@ -157,7 +157,9 @@ def test_new_and_removed_lists_mark_every_item() -> None:
         '          + "a.com",',
         '          + "b.com",',
     ]
-    removed = update(diff("hostnames", ["a.com"], None), diff("forced", ["b"], [], forces_replacement=True))
+    removed = update(
+        diff("hostnames", ["a.com"], None), diff("forced", ["b"], [], forces_replacement=True)
+    )
     assert removed[1:] == [
         '  ~ resource "aop_hostname_binding" "app" {',
         "      ~ forced    = [ # forces replacement",
@@ -172,7 +174,11 @@ def test_new_and_removed_lists_mark_every_item() -> None:
 
 def test_a_list_that_becomes_unknown_ends_with_known_after_apply() -> None:
     lines = update(diff("hostnames", ["a.com"], UNKNOWN))
-    assert lines[2:5] == ["      ~ hostnames = [", '          - "a.com",', "        ] -> (known after apply)"]
+    assert lines[2:5] == [
+        "      ~ hostnames = [",
+        '          - "a.com",',
+        "        ] -> (known after apply)",
+    ]
 
 
 def test_unknown_list_items_and_scalars_becoming_lists() -> None:
@@ -200,7 +206,10 @@ def test_multiline_strings_are_heredocs_with_a_line_diff() -> None:
 
 
 def test_import_and_forget_show_recorded_values_without_symbols() -> None:
-    assert block_of(global_import())[3:5] == ["        enabled = true", '        zone    = "example.com"']
+    assert block_of(global_import())[3:5] == [
+        "        enabled = true",
+        '        zone    = "example.com"',
+    ]
     assert block_of(ssl_forget())[3:5] == ['        mode = "full"', '        zone = "example.com"']
 
 
@@ -243,7 +252,9 @@ def test_refresh_only_plan_with_drift_explains_instead_of_planning() -> None:
 def test_empty_plans() -> None:
     assert text(Plan(changes=())) == "No changes. Your infrastructure matches the configuration.\n"
     assert text(Plan(changes=(), mode="refresh-only")).startswith("No changes.")
-    assert text(Plan(changes=(), mode="destroy")) == "No changes. No objects need to be destroyed.\n"
+    assert (
+        text(Plan(changes=(), mode="destroy")) == "No changes. No objects need to be destroyed.\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -251,7 +262,10 @@ def test_empty_plans() -> None:
     [
         ((cert_create(),), "Plan: 1 to add, 0 to change, 0 to destroy."),
         ((cert_replace(), deposed_delete()), "Plan: 1 to add, 0 to change, 2 to destroy."),
-        ((global_import(), binding_update()), "Plan: 1 to import, 0 to add, 1 to change, 0 to destroy."),
+        (
+            (global_import(), binding_update()),
+            "Plan: 1 to import, 0 to add, 1 to change, 0 to destroy.",
+        ),
         ((cert_wait(),), "Plan: 0 to add, 0 to change, 0 to destroy."),
     ],
 )
@@ -272,7 +286,8 @@ def test_notes_and_api_calls() -> None:
         "  1. write  aop_hostname_certificate.app  POST /zones/{zone}/origin_tls_client_auth/"
         "hostnames/certificates\n"
         "  2. wait   aop_hostname_certificate.app  until the certificate is active\n"
-        "  3. write  aop_hostname_binding.app      PUT /zones/{zone}/origin_tls_client_auth/hostnames\n"
+        "  3. write  aop_hostname_binding.app      PUT /zones/{zone}/origin_tls_client_auth/"
+        "hostnames\n"
     ) in output
 
 

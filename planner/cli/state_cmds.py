@@ -248,6 +248,7 @@ def mv(ctx: click.Context, source: str, target: str, lock_timeout: float) -> Non
 
 
 @click.command("show")
+@click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--format",
     "output_format",
@@ -256,8 +257,16 @@ def mv(ctx: click.Context, source: str, target: str, lock_timeout: float) -> Non
     show_default=True,
 )
 @click.pass_context
-def show_cmd(ctx: click.Context, output_format: str) -> None:
-    """Show the state (sensitive outputs redacted)."""
+def show_cmd(ctx: click.Context, planfile: Path | None, output_format: str) -> None:
+    """Show a saved plan (PLANFILE), or the state (sensitive outputs redacted)."""
+    if planfile is not None:
+        from planner.planfile import read_plan_file
+        from planner.render import plan_from_dict, render_json, render_text
+
+        plan = plan_from_dict(read_plan_file(planfile)["plan"])
+        text = render_json(plan) if output_format == "json" else render_text(plan, color=False)
+        click.echo(text, nl=False)
+        return
     doc = _read(ctx)
     if output_format == "json":
         click.echo(json.dumps(state_json(doc), indent=2, ensure_ascii=False))

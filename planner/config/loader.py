@@ -409,9 +409,10 @@ class _Loader:
         value = values.get("certificate")
         if value is None:
             return
-        if not isinstance(value.value, str):
+        if isinstance(value.value, Deferred):
             self.error(file, f"{base}.certificate", "must be a PEM string known before apply")
-            return
+        if not isinstance(value.value, str):
+            return  # any other kind was reported by _check_value
         try:
             info = certs.parse_certificate(value.value)
         except CertificateError as exc:

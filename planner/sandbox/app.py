@@ -88,13 +88,15 @@ class Sandbox:
 
     def to_json(self) -> dict[str, Any]:
         with self._lock:
-            return {
+            data = {
                 "format": "aopctl-sandbox/1",
                 "config": asdict(self.config),
                 "account": self.account.to_json(),
                 "faults": self.faults.to_json(),
                 "revoked": sorted(self.revoked),
             }
+        plain: dict[str, Any] = json.loads(json.dumps(data))  # tuples become lists, as on disk
+        return plain
 
     @classmethod
     def from_json(
