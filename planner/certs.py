@@ -159,7 +159,7 @@ def _decode_body(block: PemBlock) -> bytes:
     try:
         return base64.b64decode(block.body, validate=True)
     except (binascii.Error, ValueError):
-        raise CertificateError(f"corrupt base64 in the {block.label} block {block.body[:40]}") from None
+        raise CertificateError(f"corrupt base64 in the {block.label} block") from None
 
 
 # --- keys ------------------------------------------------------------------------------------

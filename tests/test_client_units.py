@@ -89,10 +89,13 @@ def test_a_token_wins_over_a_key_pair() -> None:
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({}, "set CLOUDFLARE_API_TOKEN (recommended), or both CLOUDFLARE_EMAIL and CLOUDFLARE_API_KEY"),
+        ({}, "set CLOUDFLARE_API_TOKEN (recommended), or both CLOUDFLARE_EMAIL and CLOUDFLARE_"),
         ({"CLOUDFLARE_API_TOKEN": "  "}, "no Cloudflare credentials"),
         ({"CLOUDFLARE_EMAIL": "a@b.c"}, "CLOUDFLARE_EMAIL is set but CLOUDFLARE_API_KEY is not"),
-        ({"CLOUDFLARE_API_KEY": "secret-key"}, "CLOUDFLARE_API_KEY is set but CLOUDFLARE_EMAIL is not"),
+        (
+            {"CLOUDFLARE_API_KEY": "secret-key"},
+            "CLOUDFLARE_API_KEY is set but CLOUDFLARE_EMAIL is not",
+        ),
     ],
 )
 def test_missing_credentials_name_the_variables(env: dict[str, str], expected: str) -> None:
@@ -151,23 +154,29 @@ def test_limiter_window_bound_holds_for_any_arrival_pattern(
 def test_limiter_pauses_when_the_server_says_few_remain() -> None:
     clock = FakeClock()
     limiter = _limiter(clock, limit=1200, window=300.0)
-    limiter.observe({"ratelimit": '"default";r=500;t=40'})
-    assert limiter.acquire() == 0.0  # plenty left: no wait
-    limiter.observe({"ratelimit": '"default";r=100;t=40', "ratelimit-policy": '"default";q=1200;w=300'})
-    assert limiter.acquire() == pytest.approx(40.0)  # 100 left is under the 10 % reserve
+    policy = {"ratelimit-policy": '"default";q=1200;w=300'}
+    limiter.observe({"ratelimit": '"default";r=500;t=40', **policy})
+    with limiter.slot() as waited:
+        assert waited == 0.0  # plenty left: no wait
+    # Under the reserve (half the 10 % margin: 60 of 1200): wait for the server's reset.
+    limiter.observe({"ratelimit": '"default";r=60;t=40', **policy})
+    with limiter.slot() as waited:
+        assert waited == pytest.approx(40.0)
 
 
-def test_limiter_uses_the_servers_quota_for_its_reserve() -> None:
+def test_limiter_counts_requests_in_flight_against_what_remains() -> None:
     clock = FakeClock()
-    limiter = _limiter(clock, limit=1200, window=300.0)
-    # A 30-request server quota: 10 remaining is plenty (reserve 3), so send at once...
-    limiter.observe({"ratelimit": '"default";r=10;t=2', "ratelimit-policy": '"default";q=30;w=3'})
-    assert limiter.acquire() == 0.0
-    # ... but never more than what remains beyond the reserve before the window resets.
-    limiter.observe({"ratelimit": '"default";r=5;t=2', "ratelimit-policy": '"default";q=30;w=3'})
-    waits = [limiter.acquire() for _ in range(3)]
-    assert waits[:2] == [0.0, 0.0]
-    assert waits[2] > 0
+    limiter = _limiter(clock, limit=1200, window=300.0)  # tuned for more than the server has
+    quota = {"ratelimit": '"default";r=9;t=2', "ratelimit-policy": '"default";q=30;w=3'}
+    held = [limiter.slot() for _ in range(4)]
+    assert [slot.__enter__() for slot in held] == [0.0] * 4
+    # 9 remain, 2 are the reserve (5 % of 30), 3 other requests may not be counted yet: 4 left.
+    limiter.observe(quota)
+    for slot in held:
+        slot.__exit__(None, None, None)
+    waits = [limiter.acquire() for _ in range(5)]
+    assert waits[:4] == [0.0] * 4
+    assert waits[4] > 0
 
 
 def test_limiter_pause_stops_all_threads() -> None:
@@ -257,7 +266,10 @@ def test_results_ignore_unknown_fields_and_tolerate_missing_ones() -> None:
     )
     association = HostnameAssociation.from_api({"hostname": "a.example.com", "enabled": None})
     assert association.enabled is None and association.cert_id is None
-    assert Setting.from_api({"id": "ssl", "value": "full", "modified_on": "yesterday"}).modified_on is None
+    assert (
+        Setting.from_api({"id": "ssl", "value": "full", "modified_on": "yesterday"}).modified_on
+        is None
+    )
 
 
 def test_a_result_without_identity_is_an_api_error() -> None:

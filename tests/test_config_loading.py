@@ -280,7 +280,9 @@ def test_values_of_the_wrong_kind_from_variables(tmp_path: Path) -> None:
                     "enabled": "${var.flag}",
                 },
             },
-            "aop_hostname_certificate": {"c": {"zone": "${var.zone}", "certificate": "${var.hosts}"}},
+            "aop_hostname_certificate": {
+                "c": {"zone": "${var.zone}", "certificate": "${var.hosts}"}
+            },
         },
     }
     assert reasons(write(tmp_path, config)) == [
@@ -416,7 +418,9 @@ def test_hundred_hostnames_on_one_certificate_are_allowed(tmp_path: Path) -> Non
 def test_zone_ids_and_wildcards_are_accepted(tmp_path: Path) -> None:
     config = {
         "resource": {
-            "aop_ssl_mode": {"main": {"zone": "0123456789abcdef0123456789abcdef", "mode": "strict"}},
+            "aop_ssl_mode": {
+                "main": {"zone": "0123456789abcdef0123456789abcdef", "mode": "strict"}
+            },
             "aop_hostname_binding": {
                 "a": {"zone": "example.com", "hostnames": ["*.example.com"], "certificate_id": "c"}
             },

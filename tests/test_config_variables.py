@@ -322,7 +322,9 @@ def test_private_key_from_a_variable_is_checked_and_never_shown(tmp_path: Path) 
     assert key.reveal() is not None and "PRIVATE KEY" in key.reveal()  # type: ignore[operator]
     assert "PRIVATE KEY" not in repr(key)
     assert "private_key" in loaded.resources[Address("aop_hostname_certificate", "app")].sensitive
-    assert "private_key" not in loaded.resources[Address("aop_hostname_certificate", "app")].attributes
+    assert (
+        "private_key" not in loaded.resources[Address("aop_hostname_certificate", "app")].attributes
+    )
 
     output = run_validate(tmp_path, "--var", f"app_key={other.key_pem}")
     assert "private key does not match the certificate" in output

@@ -221,8 +221,9 @@ def test_ten_hostname_certificates_per_zone(api: httpx.Client, sandbox: Sandbox)
 
 def test_bind_list_get_disable_and_void(api: httpx.Client, sandbox: Sandbox) -> None:
     cert = upload(api, aop(sandbox, "/hostnames/certificates"), make_leaf("app.example.com"))
-    answer = bind(api, sandbox, ("app.example.com", cert["id"], True),
-                  ("API.example.com", cert["id"], False))  # fmt: skip
+    answer = bind(
+        api, sandbox, ("app.example.com", cert["id"], True), ("API.example.com", cert["id"], False)
+    )
     rows = answer.json()["result"]
     assert [(r["hostname"], r["enabled"], r["status"]) for r in rows] == [
         ("app.example.com", True, "active"),
@@ -330,15 +331,23 @@ def test_put_refusals_change_nothing(
     bind(raw_api, sandbox, ("app.example.com", first, True))
     good = {"hostname": "new.example.com", "cert_id": first, "enabled": True}
     configs: dict[str, list[Any]] = {
-        "unknown_certificate": [good, {**good, "hostname": "x.example.com",
-                                       "cert_id": "00000000-0000-4000-8000-000000000000"}],
+        "unknown_certificate": [
+            good,
+            {
+                **good,
+                "hostname": "x.example.com",
+                "cert_id": "00000000-0000-4000-8000-000000000000",
+            },
+        ],
         "outside_zone": [good, {**good, "hostname": "app.example.org"}],
         "duplicate_hostname": [good, good],
-        "void_with_other_certificate": [good, {"hostname": "app.example.com",
-                                               "cert_id": second, "enabled": None}],
+        "void_with_other_certificate": [
+            good,
+            {"hostname": "app.example.com", "cert_id": second, "enabled": None},
+        ],
         "missing_enabled": [good, {"hostname": "x.example.com", "cert_id": first}],
         "empty_config": [],
-    }  # fmt: skip
+    }
     answer = raw_api.put(aop(sandbox, "/hostnames"), json={"config": configs[case]})
     assert error_of(answer) == expected
     rows = raw_api.get(aop(sandbox, "/hostnames"), params={"status": "all"}).json()["result"]
@@ -442,14 +451,20 @@ def test_every_operation_of_the_extract_is_served(
         ("PUT", aop(sandbox, "/settings"), {"enabled": True}),
         ("GET", aop(sandbox, "/hostnames/certificates"), None),
         ("GET", aop(sandbox, f"/hostnames/certificates/{cert['id']}"), None),
-        ("PUT", aop(sandbox, "/hostnames"), {"config": [
-            {"hostname": "a.example.com", "cert_id": cert["id"], "enabled": True}]}),
+        (
+            "PUT",
+            aop(sandbox, "/hostnames"),
+            {"config": [{"hostname": "a.example.com", "cert_id": cert["id"], "enabled": True}]},
+        ),
         ("GET", aop(sandbox, "/hostnames/a.example.com"), None),
         ("GET", aop(sandbox, "/hostnames"), None),
-        ("PUT", aop(sandbox, "/hostnames"), {"config": [
-            {"hostname": "a.example.com", "cert_id": cert["id"], "enabled": None}]}),
+        (
+            "PUT",
+            aop(sandbox, "/hostnames"),
+            {"config": [{"hostname": "a.example.com", "cert_id": cert["id"], "enabled": None}]},
+        ),
         ("DELETE", aop(sandbox, f"/hostnames/certificates/{cert['id']}"), None),
-    ]  # fmt: skip
+    ]
     for method, path, body in calls:
         assert api.request(method, path, json=body).status_code == 200, (method, path)
     served = {(r.method, openapi.find(r.method, r.path).template) for r in sandbox.requests}  # type: ignore[union-attr]

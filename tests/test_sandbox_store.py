@@ -133,7 +133,7 @@ def test_two_processes_writing_one_file_lose_nothing(tmp_path: Path) -> None:
     with store.edit() as sandbox:
         cert = sandbox.seed_hostname_certificate("example.com", make_leaf("a.example.com").cert_pem)
     context = multiprocessing.get_context("spawn")
-    count, start = 30, context.Barrier(2)
+    count, start = 20, context.Barrier(2)
     workers = [
         context.Process(target=_hammer, args=(str(path), prefix, cert, count, start))
         for prefix in ("left", "right")
@@ -154,8 +154,19 @@ def test_two_processes_writing_one_file_lose_nothing(tmp_path: Path) -> None:
 def test_serve_command_prints_the_url_and_stops_cleanly(tmp_path: Path) -> None:
     data = tmp_path / "sandbox.json"
     env = {**os.environ, "AOPCTL_SANDBOX_ZONES": "a.org"}
-    command = [sys.executable, "-c", "from planner.cli import main; main()", "sandbox", "serve",
-               "--port", "0", "--data", str(data), "--deploy-delay", "0"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-c",
+        "from planner.cli import main; main()",
+        "sandbox",
+        "serve",
+        "--port",
+        "0",
+        "--data",
+        str(data),
+        "--deploy-delay",
+        "0",
+    ]
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     ) as server:

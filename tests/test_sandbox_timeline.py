@@ -161,8 +161,9 @@ def test_seeding_acts_like_the_dashboard(clock: FakeClock) -> None:
     assert sandbox.account.certificates[pending].status_at(clock()) == "pending_deployment"
     clock.advance(DEPLOY)
     assert sandbox.account.certificates[pending].status_at(clock()) == "active"
-    gone = sandbox.seed_zone_certificate("example.com", make_leaf("z.example.com").cert_pem,
-                                         status="deleted")  # fmt: skip
+    gone = sandbox.seed_zone_certificate(
+        "example.com", make_leaf("z.example.com").cert_pem, status="deleted"
+    )
     assert sandbox.account.certificates[gone].status_at(clock()) == "deleted"
     sandbox.seed_association("example.com", "App.example.com", pending, True)
     sandbox.set_setting("example.com", "aop_zone_enabled", True)

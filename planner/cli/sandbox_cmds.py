@@ -26,9 +26,12 @@ def sandbox() -> None:
 @sandbox.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
-    "--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True,
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_PORT,
+    show_default=True,
     help="Port to listen on; 0 picks a free one.",
-)  # fmt: skip
+)
 @click.option(
     "--data",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -23,6 +23,7 @@ from tabulate import tabulate
 
 from planner import __version__
 from planner.cli import options
+from planner.config.source import config_files, parse_json
 from planner.errors import AopctlError
 from state import LocalBackend, ResourceState, StateBackend, StateDocument, StateError, hold_lock
 from state.document import ADDRESS_RE
@@ -34,7 +35,23 @@ SENSITIVE = "(sensitive value)"
 
 def open_backend(chdir: Path) -> StateBackend:
     """The state of the configuration in `chdir` (the lead wires `aopctl.state` here later)."""
-    return LocalBackend(chdir / STATE_FILE, aopctl_version=__version__)
+    settings = state_settings(chdir)
+    backend = settings.get("backend", "local")
+    if backend != "local":
+        raise AopctlError(f"state backend {backend!r} is not available in this version of aopctl")
+    path = Path(settings.get("path", STATE_FILE))
+    return LocalBackend(path if path.is_absolute() else chdir / path, aopctl_version=__version__)
+
+
+def state_settings(chdir: Path) -> dict[str, Any]:
+    """The `aopctl.state` block, read without evaluating the configuration: state commands
+    must work even while the configuration has errors."""
+    for path in config_files(chdir) if chdir.is_dir() else []:
+        data, problems = parse_json(path.read_text(encoding="utf-8"), path.name)
+        block = data.get("aopctl", {}).get("state") if isinstance(data, dict) else None
+        if not problems and isinstance(block, dict):
+            return block
+    return {}
 
 
 @contextlib.contextmanager

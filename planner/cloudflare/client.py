@@ -558,17 +558,17 @@ class CloudflareClient:
         secrets: Sequence[str],
     ) -> _Envelope:
         """One rate-limited round trip; an error envelope or HTTP error becomes an ApiError."""
-        self._limiter.acquire()
-        self.stats.record_request(request.method)
-        self._log_request(request, body, attempt, secrets)
-        started = time.perf_counter()
-        try:
-            response = self._http.send(request)
-        except httpx.TransportError as exc:
-            self._log_failure(request, exc, time.perf_counter() - started, attempt, secrets)
-            raise
-        elapsed = time.perf_counter() - started
-        self._limiter.observe(response.headers)
+        with self._limiter.slot():
+            self.stats.record_request(request.method)
+            self._log_request(request, body, attempt, secrets)
+            started = time.perf_counter()
+            try:
+                response = self._http.send(request)
+            except httpx.TransportError as exc:
+                self._log_failure(request, exc, time.perf_counter() - started, attempt, secrets)
+                raise
+            elapsed = time.perf_counter() - started
+            self._limiter.observe(response.headers)
         payload = _json_or_none(response)
         self._log_response(request, response, payload, elapsed, attempt, secrets)
         if (

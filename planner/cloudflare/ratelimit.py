@@ -8,8 +8,11 @@ or fixed - ever sees more than B requests leave the client.
 
 Cloudflare also reports what is left (`Ratelimit: "default";r=<remaining>;t=<reset seconds>`).
 Other tools spend the same quota, so `observe()` lowers the bucket to what the server says
-remains (minus a reserve for requests still in flight) and pauses until the reset when nothing
-is left. A 429 pauses every thread for its `Retry-After`.
+remains, minus the requests still in flight (sent, maybe not yet counted) and a reserve of half
+the margin, and pauses until the reset when nothing is left. Half the margin, because the
+bucket alone keeps our own traffic a whole margin below the quota: only foreign traffic (or a
+server quota smaller than configured) makes the header slow us down. A 429 pauses every thread
+for its `Retry-After`.
 
 Clock and sleep are injectable so tests can drive the bucket without waiting.
 """
@@ -19,7 +22,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 DEFAULT_LIMIT = 1200
@@ -100,17 +104,36 @@ class RateLimiter:
         self._tokens = float(self.burst)
         self._updated = clock()
         self._paused_until = 0.0
+        self._in_flight = 0
 
     def acquire(self) -> float:
-        """Block until a request may be sent; returns the seconds spent waiting."""
+        """Block until a request may be sent; returns the seconds spent waiting.
+
+        Every acquire must be followed by one `release()` once the answer (or failure) is in;
+        `slot()` pairs them.
+        """
         waited = 0.0
         while True:
             with self._lock:
                 wait = self._take_or_wait(self._clock())
-            if wait <= 0:
-                return waited
+                if wait <= 0:
+                    self._in_flight += 1
+                    return waited
             self._sleep(wait)
             waited += wait
+
+    def release(self) -> None:
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+
+    @contextmanager
+    def slot(self) -> Iterator[float]:
+        """`with limiter.slot():` around one request; yields the seconds waited."""
+        waited = self.acquire()
+        try:
+            yield waited
+        finally:
+            self.release()
 
     def _take_or_wait(self, now: float) -> float:
         self._refill(now)
@@ -140,7 +163,10 @@ class RateLimiter:
         if quota is None:
             return
         server_limit = parse_policy_quota(headers.get("ratelimit-policy")) or self.limit
-        usable = quota.remaining - max(1, math.ceil(self.margin * server_limit))
+        reserve = max(1, math.ceil(self.margin / 2 * server_limit))
+        with self._lock:
+            others_in_flight = max(0, self._in_flight - 1)  # the observed request is counted
+            usable = quota.remaining - reserve - others_in_flight
         if usable <= 0:
             self.pause(quota.reset)
             return

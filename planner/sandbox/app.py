@@ -40,6 +40,8 @@ from planner.sandbox.model import (
 )
 from planner.sandbox.operations import Call, Config, Operations
 from planner.sandbox.responses import ApiFailure, Response, failure, json_response
+from planner.sandbox.server import serve
+from planner.sandbox.transport import SandboxTransport
 
 DEFAULT_ZONES = ("example.com", "example.net")
 Clock = Callable[[], float]
@@ -52,7 +54,13 @@ class SandboxConfigError(ValueError):
 
 
 class Sandbox:
-    """A simulated Cloudflare account serving the AOP API (see the package docstring)."""
+    """A simulated Cloudflare account serving the AOP API (see the package docstring).
+
+    `deploy_delay`/`delete_delay`: seconds from upload to `active` and from DELETE to `deleted`.
+    `rate_limit`: (requests, window seconds), or None. `clock` gives the time statuses are
+    computed from; `sleep` is how the in-process transport waits (latency and timeout faults),
+    so a fake clock can advance instead.
+    """
 
     def __init__(
         self,
@@ -87,16 +95,15 @@ class Sandbox:
         return cls(**{**env_settings(env), **overrides})
 
     def to_json(self) -> dict[str, Any]:
+        limit = self.config.rate_limit
         with self._lock:
-            data = {
+            return {
                 "format": "aopctl-sandbox/1",
-                "config": asdict(self.config),
+                "config": {**asdict(self.config), "rate_limit": list(limit) if limit else None},
                 "account": self.account.to_json(),
                 "faults": self.faults.to_json(),
                 "revoked": sorted(self.revoked),
             }
-        plain: dict[str, Any] = json.loads(json.dumps(data))  # tuples become lists, as on disk
-        return plain
 
     @classmethod
     def from_json(
@@ -121,14 +128,10 @@ class Sandbox:
     # ----- front ends ----------------------------------------------------------------------
 
     def transport(self) -> httpx.BaseTransport:
-        from planner.sandbox.transport import SandboxTransport
-
         return SandboxTransport(self, self.sleep)
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> AbstractContextManager[str]:
         """Serve over HTTP on a background thread; yields the base URL `.../client/v4`."""
-        from planner.sandbox.server import serve
-
         return serve(self, host, port)
 
     # ----- the handler ---------------------------------------------------------------------
@@ -440,13 +443,23 @@ def _edge_error(status: int, html: bool) -> Response:
 
 
 def _redacted(body: bytes) -> Any:
-    """The JSON body as received, with `private_key` replaced; raw text when not JSON."""
+    """The JSON body as received, with private keys replaced; a placeholder when not JSON."""
     if not body:
         return None
     try:
-        data = json.loads(body)
+        return _without_keys(json.loads(body))
     except (ValueError, UnicodeDecodeError):
         return "(unparsable body)"
-    if isinstance(data, dict) and "private_key" in data:
-        data["private_key"] = "(redacted)"
-    return data
+
+
+def _without_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: "(redacted)" if key == "private_key" else _without_keys(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_without_keys(item) for item in value]
+    if isinstance(value, str) and "PRIVATE KEY" in value:
+        return "(redacted)"
+    return value

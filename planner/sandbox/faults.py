@@ -130,8 +130,9 @@ def parse_fault_spec(text: str) -> tuple[str, dict[str, Any]]:
     for item in filter(None, options.split(",")):
         key, sep, value = item.partition("=")
         if not sep or key not in converters:
-            raise ValueError(f"bad fault option {item!r} (expected key=value, keys: "
-                             f"{', '.join(converters)})")  # fmt: skip
+            raise ValueError(
+                f"bad fault option {item!r} (expected key=value, keys: {', '.join(converters)})"
+            )
         try:
             params[key] = converters[key](value)
         except ValueError:

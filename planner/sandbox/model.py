@@ -19,7 +19,7 @@ can be deleted again.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 CertKind = Literal["zone", "hostname"]
@@ -182,13 +182,21 @@ class Account:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """Plain JSON data (dicts, lists, strings, numbers), as it is stored on disk."""
+        zones = [
+            {**vars(zone), "settings": {k: vars(v) for k, v in zone.settings.items()}}
+            for zone in self.zones.values()
+        ]
         return {
-            "zones": [asdict(zone) for zone in self.zones.values()],
-            "certificates": [asdict(cert) for cert in self.certificates.values()],
-            "associations": [asdict(assoc) for assoc in self.associations.values()],
-            "events": [asdict(event) for event in self.events],
-            "requests": [asdict(request) for request in self.requests],
-            "rate_window": self.rate_window,
+            "zones": zones,
+            "certificates": [
+                {**vars(cert), "phases": [list(phase) for phase in cert.phases]}
+                for cert in self.certificates.values()
+            ],
+            "associations": [vars(assoc) for assoc in self.associations.values()],
+            "events": [vars(event) for event in self.events],
+            "requests": [vars(request) for request in self.requests],
+            "rate_window": list(self.rate_window) if self.rate_window else None,
             "seq": self.seq,
         }
 

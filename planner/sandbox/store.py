@@ -2,7 +2,7 @@
 
 Every request runs as load -> handle -> save under an exclusive `fcntl.flock` on a sibling
 `.lock` file (the data file itself is replaced on save, so it cannot carry the lock), and the
-save writes a temporary file in the same directory, fsyncs it, then renames it over the old one.
+save writes a temporary file in the same directory, then renames it over the old one.
 Two processes can therefore share one account without losing a write, and statuses progress
 between runs because they are computed from the clock.
 
@@ -28,6 +28,8 @@ import httpx
 from planner.sandbox.app import Clock, Sandbox, SandboxConfigError, Sleep, env_settings
 from planner.sandbox.model import zone_id_for
 from planner.sandbox.responses import Response
+from planner.sandbox.server import serve
+from planner.sandbox.transport import SandboxTransport
 
 
 def default_path(config_dir: Path) -> Path:
@@ -74,13 +76,9 @@ class PersistentSandbox:
             return sandbox.handle(method, path, query, headers, body)
 
     def transport(self) -> httpx.BaseTransport:
-        from planner.sandbox.transport import SandboxTransport
-
         return SandboxTransport(self, self.sleep)
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> AbstractContextManager[str]:
-        from planner.sandbox.server import serve
-
         return serve(self, host, port)
 
     def zone_id(self, name: str) -> str:
@@ -119,13 +117,11 @@ class PersistentSandbox:
         return sandbox
 
     def _save(self, sandbox: Sandbox) -> None:
-        text = json.dumps(sandbox.to_json(), indent=1)
+        text = json.dumps(sandbox.to_json(), separators=(",", ":"))
         fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=".sandbox-", suffix=".tmp")
         try:
             with os.fdopen(fd, "w") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
+                handle.write(text)  # no fsync: rename keeps it atomic, durability is not needed
             os.replace(temp, self.path)
         except BaseException:
             Path(temp).unlink(missing_ok=True)
