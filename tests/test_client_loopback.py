@@ -8,6 +8,7 @@ time; only the read timeouts and the rate-limit test take real (sub-second to se
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -200,3 +201,18 @@ def test_three_times_the_quota_through_several_threads_gets_no_429(openapi: Open
     assert cf.stats.total == 90 and cf.stats.rate_limited == 0
     assert [r.status for r in sandbox.requests].count(429) == 0
     assert len(sandbox.requests) == 90
+
+
+def test_whole_stack_debug_log_of_a_flaky_upload_holds_no_secret(
+    cf: CloudflareClient, live: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Root logger at DEBUG (as `--log-level debug` sets it): httpx and httpcore log too."""
+    live.faults.add("lost_response", method="POST")
+    leaf = make_leaf("a.example.com", key_type="rsa")
+    with caplog.at_level(logging.DEBUG):
+        cf.upload_hostname_certificate(zone_id(live), leaf.cert_pem, leaf.key_pem)
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert {"aopctl.http", "httpcore.http11"} <= {record.name for record in caplog.records}
+    assert "RemoteProtocolError" in text and "loopback-token" not in text
+    key_lines = [line for line in leaf.key_pem.splitlines() if "-----" not in line]
+    assert not [line for line in key_lines if line in text]

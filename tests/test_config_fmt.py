@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.cli import main
@@ -147,6 +147,7 @@ CONFIGS = st.fixed_dictionaries(
 )
 
 
+@settings(deadline=None)
 @given(CONFIGS | VALUES)
 def test_fmt_is_idempotent_and_never_changes_the_data(data: Any) -> None:
     once = format_text(data)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.cli import main
@@ -38,6 +38,7 @@ def dags(draw: st.DrawFn) -> dict[Address, set[Address]]:
     return graph
 
 
+@settings(deadline=None)
 @given(dags())
 def test_order_respects_every_edge(dependencies: dict[Address, set[Address]]) -> None:
     order = Graph(dependencies).order()
@@ -48,6 +49,7 @@ def test_order_respects_every_edge(dependencies: dict[Address, set[Address]]) ->
             assert position[dep] < position[n]
 
 
+@settings(deadline=None)
 @given(dags())
 def test_batches_never_put_a_node_before_its_dependencies(
     dependencies: dict[Address, set[Address]],
@@ -63,6 +65,7 @@ def test_batches_never_put_a_node_before_its_dependencies(
     assert sum(len(b) for b in batches) == len(dependencies)
 
 
+@settings(deadline=None)
 @given(dags())
 def test_each_node_lands_in_the_earliest_batch_it_can(
     dependencies: dict[Address, set[Address]],
@@ -72,6 +75,7 @@ def test_each_node_lands_in_the_earliest_batch_it_can(
         assert batch_of[n] == max((batch_of[d] + 1 for d in deps), default=0)
 
 
+@settings(deadline=None)
 @given(dags(), st.randoms(use_true_random=False))
 def test_order_does_not_depend_on_input_order(
     dependencies: dict[Address, set[Address]], rng: random.Random
@@ -82,6 +86,7 @@ def test_order_does_not_depend_on_input_order(
     assert Graph(shuffled).batches() == Graph(dependencies).batches()
 
 
+@settings(deadline=None)
 @given(dags(), st.data())
 def test_a_back_edge_is_reported_as_a_real_cycle(
     dependencies: dict[Address, set[Address]], data: st.DataObject

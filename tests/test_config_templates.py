@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.config import load_configuration
@@ -98,6 +98,7 @@ def test_parse_errors_say_what_is_wrong(text: str, message: str) -> None:
 TEMPLATE_TEXT = st.text(alphabet='${}ab"\\') | st.text()
 
 
+@settings(deadline=None)
 @given(TEMPLATE_TEXT)
 def test_escaping_every_template_start_gives_the_text_back(text: str) -> None:
     """A user escapes each `${` as `$${`; the result is always the literal text."""
@@ -106,6 +107,7 @@ def test_escaping_every_template_start_gives_the_text_back(text: str) -> None:
     assert "".join(str(part) for part in parts) == text
 
 
+@settings(deadline=None)
 @given(st.text().filter(lambda t: "${" not in t))
 def test_text_without_templates_is_one_literal(text: str) -> None:
     assert parse(text) == ([text] if text else [])

@@ -381,11 +381,11 @@ def test_unknown_and_malformed_identifiers(raw_api: httpx.Client, sandbox: Sandb
         aop(sandbox, "/hostnames/certificates/not-a-uuid"): (400, 7003),
         aop(sandbox, f"/hostnames/certificates/{cert_id}"): (404, 1407),
         aop(sandbox, "/hostnames/nobody.example.com"): (404, 1410),
-        "/zones/nothing/here": (404, 7003),
+        "/zones/nothing/here": (404, 7000),
     }
     for path, expected in cases.items():
         assert error_of(raw_api.get(path)) == expected, path
-    assert error_of(raw_api.post("/zones")) == (405, 10000)
+    assert error_of(raw_api.post("/zones")) == (405, 7001)
 
 
 @pytest.mark.parametrize(

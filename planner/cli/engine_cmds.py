@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from planner.apply import ApplySettings, apply_plan
 from planner.cli import options
 from planner.cli.config_cmds import load, variable_options
-from planner.cli.state_cmds import open_backend, state_errors
+from planner.cli.state_cmds import (
+    duration_option,
+    lock_timeout_option,
+    locked,
+    open_backend,
+    state_errors,
+)
 from planner.cloudflare import CloudflareClient, Credentials
 from planner.config import Configuration
 from planner.errors import AopctlError
@@ -31,8 +38,9 @@ from planner.plan import (
 )
 from planner.planfile import read_plan_file, verify_replan, write_plan_file
 from planner.render import render_json, render_markdown, render_text
-from state import ResourceState, StateBackend, hold_lock
+from state import ResourceState, StateBackend
 
+F = TypeVar("F", bound=Callable[..., Any])
 SANDBOX_TOKEN = "sandbox-token"  # any non-empty token works against the sandbox
 
 
@@ -66,17 +74,6 @@ def parse_addresses(values: tuple[str, ...], option: str) -> tuple[Address, ...]
         return tuple(Address.parse(v) for v in values)
     except ValueError as exc:
         raise AopctlError(f"{option}: {exc}") from None
-
-
-def parse_duration(text: str) -> float:
-    """`90`, `90s`, `15m`, `1h` -> seconds."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    try:
-        if text and text[-1] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
-    except ValueError:
-        raise AopctlError(f"invalid duration {text!r}: use e.g. 90s, 15m or 1h") from None
 
 
 def render(result: PlanResult, fmt: str, color: bool) -> str:
@@ -223,27 +220,35 @@ def run_apply(
     del outcome
 
 
-def _apply_common(
-    ctx: click.Context,
-    planfile: Path | None,
-    plan_options: PlanOptions,
-    var_pairs: tuple[str, ...],
-    var_files: tuple[Path, ...],
-    auto_approve: bool,
-    deploy_timeout: str,
-    verb: str,
-) -> None:
-    timeout = parse_duration(deploy_timeout)
+@dataclass(frozen=True)
+class ApplyRequest:
+    verb: str  # "Apply" | "Destroy"
+    plan_options: PlanOptions
+    var_pairs: tuple[str, ...]
+    var_files: tuple[Path, ...]
+    auto_approve: bool
+    deploy_timeout: float
+    lock_timeout: float
+    planfile: Path | None = None
+
+
+def _apply_common(ctx: click.Context, request: ApplyRequest) -> None:
     backend = open_backend(options(ctx).chdir)
+    plan_options, var_pairs = request.plan_options, request.var_pairs
     saved: dict[str, Any] | None = None
-    if planfile is not None:
-        saved = read_plan_file(planfile)
+    if request.planfile is not None:
+        saved = read_plan_file(request.planfile)
         var_pairs = tuple(saved["variables_cli"])
         plan_options = plan_options_from(
             saved["mode"], tuple(saved["options"]["targets"]), tuple(saved["options"]["replace"])
         )
-    config = load(ctx, var_pairs, var_files)
-    with state_errors(), hold_lock(backend, verb.lower()), connect(ctx) as client:
+    config = load(ctx, var_pairs, request.var_files)
+    operation = request.verb.lower()
+    with (
+        state_errors(),
+        locked(backend, operation, request.lock_timeout),
+        connect(ctx) as client,
+    ):
         result = _plan(ctx, config, backend, client, plan_options)
         if saved is not None:
             verify_replan(saved, result)
@@ -251,20 +256,29 @@ def _apply_common(
             click.echo(render(result, "text", options(ctx).color), nl=False)
             if not result.plan.has_changes:
                 return
-            _confirm(ctx, auto_approve)
-        run_apply(ctx, result, client, backend, timeout, verb)
+            _confirm(ctx, request.auto_approve)
+        run_apply(ctx, result, client, backend, request.deploy_timeout, request.verb)
+
+
+def apply_options(function: F) -> F:
+    """Options shared by apply and destroy."""
+    function = lock_timeout_option(function)
+    function = click.option(
+        "--deploy-timeout",
+        default="15m",
+        show_default=True,
+        callback=duration_option,
+        help="How long to wait for a certificate to deploy or be deleted.",
+    )(function)
+    return click.option("--auto-approve", is_flag=True, help="Skip the interactive approval.")(
+        function
+    )
 
 
 @click.command()
 @click.argument("planfile", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @variable_options
-@click.option("--auto-approve", is_flag=True, help="Skip the interactive approval.")
-@click.option(
-    "--deploy-timeout",
-    default="15m",
-    show_default=True,
-    help="How long to wait for a certificate to deploy.",
-)
+@apply_options
 @click.option("--target", "targets", multiple=True, metavar="ADDR")
 @click.option("--replace", "replace", multiple=True, metavar="ADDR")
 @click.option("--refresh-only", is_flag=True)
@@ -275,22 +289,30 @@ def apply(
     var_pairs: tuple[str, ...],
     var_files: tuple[Path, ...],
     auto_approve: bool,
-    deploy_timeout: str,
+    deploy_timeout: float,
+    lock_timeout: float,
     targets: tuple[str, ...],
     replace: tuple[str, ...],
     refresh_only: bool,
 ) -> None:
     """Apply the configuration (or exactly a saved PLANFILE) to Cloudflare."""
     plan_options = plan_options_from(_mode(False, refresh_only), targets, replace)
-    _apply_common(
-        ctx, planfile, plan_options, var_pairs, var_files, auto_approve, deploy_timeout, "Apply"
+    request = ApplyRequest(
+        "Apply",
+        plan_options,
+        var_pairs,
+        var_files,
+        auto_approve,
+        deploy_timeout,
+        lock_timeout,
+        planfile,
     )
+    _apply_common(ctx, request)
 
 
 @click.command()
 @variable_options
-@click.option("--auto-approve", is_flag=True, help="Skip the interactive approval.")
-@click.option("--deploy-timeout", default="15m", show_default=True)
+@apply_options
 @click.option("--target", "targets", multiple=True, metavar="ADDR")
 @click.pass_context
 def destroy(
@@ -298,14 +320,16 @@ def destroy(
     var_pairs: tuple[str, ...],
     var_files: tuple[Path, ...],
     auto_approve: bool,
-    deploy_timeout: str,
+    deploy_timeout: float,
+    lock_timeout: float,
     targets: tuple[str, ...],
 ) -> None:
     """Remove everything aopctl manages (after approval)."""
     plan_options = plan_options_from("destroy", targets, ())
-    _apply_common(
-        ctx, None, plan_options, var_pairs, var_files, auto_approve, deploy_timeout, "Destroy"
+    request = ApplyRequest(
+        "Destroy", plan_options, var_pairs, var_files, auto_approve, deploy_timeout, lock_timeout
     )
+    _apply_common(ctx, request)
 
 
 def _imported_state(
@@ -374,7 +398,7 @@ def import_cmd(
     target = parse_addresses((address,), "ADDR")[0]
     config = load(ctx, var_pairs, var_files)
     backend = open_backend(options(ctx).chdir)
-    with state_errors(), hold_lock(backend, "import"), connect(ctx, read_only=True) as client:
+    with state_errors(), locked(backend, "import", 0.0), connect(ctx, read_only=True) as client:
         current = backend.read()
         if current.get(str(target)) is not None:
             raise AopctlError(f"{target} is already in the state; use `aopctl state rm` first")

@@ -89,7 +89,7 @@ def parse_duration(text: str) -> float:
     return float(match[1]) * _UNIT_SECONDS[match[2] or "s"]
 
 
-def _duration_option(ctx: click.Context, param: click.Parameter, value: str) -> float:
+def duration_option(ctx: click.Context, param: click.Parameter, value: str) -> float:
     try:
         return parse_duration(value)
     except ValueError as exc:
@@ -99,7 +99,7 @@ def _duration_option(ctx: click.Context, param: click.Parameter, value: str) -> 
 lock_timeout_option = click.option(
     "--lock-timeout",
     default="0s",
-    callback=_duration_option,
+    callback=duration_option,
     show_default=True,
     help="How long to wait for the state lock (e.g. 30s, 2m).",
 )

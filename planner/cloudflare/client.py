@@ -461,7 +461,7 @@ class CloudflareClient:
                     logger.info("upload to %s landed despite %s; using it", path, ambiguous.error)
                     return landed
                 if attempt == attempts:
-                    raise ambiguous.error from None
+                    raise ambiguous.error from ambiguous.error.__cause__
                 logger.info(
                     "upload to %s did not land (%s); uploading again", path, ambiguous.error
                 )
@@ -476,7 +476,7 @@ class CloudflareClient:
         try:
             wanted = fingerprint_sha256(certificate)
         except CertificateError:
-            raise error from None  # cannot tell whether it landed; report the original failure
+            raise error from error.__cause__  # cannot tell whether it landed
         matches = [
             cert
             for cert in list_existing()
@@ -660,6 +660,8 @@ class CloudflareClient:
         attempt: int,
         secrets: Sequence[str],
     ) -> None:
+        if not logger.isEnabledFor(logging.DEBUG):
+            return
         line = (
             f"<- {type(exc).__name__} {request.method} {request.url} {elapsed:.3f}s "
             f"attempt={attempt}: {exc}"

@@ -152,10 +152,12 @@ class RateLimiter:
     def pause(self, seconds: float) -> None:
         """Stop every sender for `seconds` (the server said so, e.g. with Retry-After)."""
         with self._lock:
-            now = self._clock()
-            self._refill(now)
-            self._paused_until = max(self._paused_until, now + max(0.0, seconds))
-            self._tokens = min(self._tokens, 0.0)
+            self._pause_locked(self._clock(), seconds)
+
+    def _pause_locked(self, now: float, seconds: float) -> None:
+        self._refill(now)
+        self._paused_until = max(self._paused_until, now + max(0.0, seconds))
+        self._tokens = min(self._tokens, 0.0)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Slow down when the server reports that few requests remain in its window."""
@@ -165,13 +167,14 @@ class RateLimiter:
         server_limit = parse_policy_quota(headers.get("ratelimit-policy")) or self.limit
         reserve = max(1, math.ceil(self.margin / 2 * server_limit))
         with self._lock:
+            now = self._clock()
             others_in_flight = max(0, self._in_flight - 1)  # the observed request is counted
             usable = quota.remaining - reserve - others_in_flight
-        if usable <= 0:
-            self.pause(quota.reset)
-            return
-        with self._lock:
-            self._refill(self._clock())
+            if usable <= 0:
+                # No reset time given: wait a second rather than not at all.
+                self._pause_locked(now, quota.reset or 1.0)
+                return
+            self._refill(now)
             self._tokens = min(self._tokens, float(usable))
 
     @property

@@ -301,7 +301,7 @@ class _Loader:
             # The key stays in the secret store until upload; it never flows into other values.
             raise TemplateError(f"{address}.{attribute} is a secret and cannot be referenced")
         values = self.evaluated.get(address, {})
-        if attribute in values and attribute not in resource_type.computed:
+        if attribute in values:  # computed attributes never are
             return values[attribute]
         # Computed, or not evaluated: an undeclared resource or attribute, a value that failed
         # or an order a cycle forced. Those are reported already; a Deferred does not cascade.

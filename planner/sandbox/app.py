@@ -200,7 +200,7 @@ class Sandbox:
         try:
             _authenticate(headers, self.revoked)
             if not path.startswith(API_PREFIX + "/"):
-                raise ApiFailure(404, 7003, "No route for the URI")
+                raise ApiFailure(404, 7000, "No route for that URI")
             call = Call(method, path.removeprefix(API_PREFIX), query, body, {}, now)
             status, payload = self._ops.dispatch(call)
         except ApiFailure as exc:

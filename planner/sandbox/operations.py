@@ -105,12 +105,12 @@ class Operations:
                 continue
             handler = handlers.get(call.method)
             if handler is None:
-                raise ApiFailure(405, 10000, f"Method {call.method} not allowed for this path")
+                raise ApiFailure(405, 7001, f"Method {call.method} not available for that URI.")
             routed = Call(
                 call.method, call.path, call.query, call.body, match.groupdict(), call.now
             )
             return handler(self, routed)
-        raise ApiFailure(404, 7003, "No route for the URI")
+        raise ApiFailure(404, 7000, "No route for that URI")
 
     # ----- lookups -------------------------------------------------------------------------
 
@@ -128,9 +128,8 @@ class Operations:
         if not CERT_ID.fullmatch(cert_id):
             raise _bad_identifier(call)
         cert = self.account.certificates.get(cert_id)
-        if cert is None or cert.zone_id != zone.id or cert.kind != kind:
-            raise not_found(1407, "Certificate not found")
-        if not cert.visible_at(call.now):
+        found = cert is not None and cert.zone_id == zone.id and cert.kind == kind
+        if cert is None or not found or not cert.visible_at(call.now):
             raise not_found(1407, "Certificate not found")
         return cert
 

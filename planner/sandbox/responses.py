@@ -23,9 +23,12 @@ real recording can correct them in one place.
 | 1411  | 400  | association refused (hostname outside the zone, unusable certificate)  |
 | 1412  | 400  | non-leaf hostname certificate (documented)                            |
 | 6007  | 400  | malformed JSON body                                                   |
-| 7003  | 400  | malformed object identifier in the path; 404 for an unknown route     |
+| 7000  | 404  | no route for that URI                                                 |
+| 7001  | 405  | method not available for that URI                                     |
+| 7003  | 400  | malformed object identifier in the path (documented)                  |
 | 9106  | 400  | no credentials (documented)                                           |
-| 10000 | 403  | invalid credentials (documented); 405 for a method not allowed        |
+| 10000 | 403  | invalid credentials (documented)                                      |
+| 10001 | 5xx  | injected server error (JSON variant)                                  |
 """
 
 from __future__ import annotations
