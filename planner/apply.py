@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from planner.cloudflare.types import AssociationUpdate
@@ -379,19 +379,7 @@ def _without_deposed(doc: StateDocument, address: str, cert_id: str) -> StateDoc
         attributes["deposed"] = remaining
     else:
         attributes.pop("deposed", None)
-    return doc.with_resource(
-        ResourceState(
-            address=current.address,
-            type=current.type,
-            name=current.name,
-            zone_id=current.zone_id,
-            zone_name=current.zone_name,
-            remote_id=current.remote_id,
-            attributes=attributes,
-            dependencies=current.dependencies,
-            fingerprints=current.fingerprints,
-        )
-    )
+    return doc.with_resource(replace(current, attributes=attributes))
 
 
 def apply_plan(

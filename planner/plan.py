@@ -8,7 +8,7 @@ The result also carries what apply needs (`Planned`), which is never rendered.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from planner.config import Configuration
@@ -203,17 +203,7 @@ def _detect_drift(ctx: _Context) -> None:
         )
         if diffs:
             ctx.drift.append(Drift(address, "changed", prior.zone_name, prior.remote_id, diffs))
-        ctx.refreshed[prior.address] = ResourceState(
-            address=prior.address,
-            type=prior.type,
-            name=prior.name,
-            zone_id=prior.zone_id,
-            zone_name=prior.zone_name,
-            remote_id=prior.remote_id,
-            attributes=current,
-            dependencies=prior.dependencies,
-            fingerprints=prior.fingerprints,
-        )
+        ctx.refreshed[prior.address] = replace(prior, attributes=current)
 
 
 # -- the diff: configuration versus the refreshed state and live objects ---------------------
