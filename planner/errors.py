@@ -10,6 +10,7 @@
     │   ├── RateLimitedError     429 (carries retry_after)
     │   └── ServerError          5xx
     ├── NetworkError             connection failed or timed out after all retries
+    ├── ReadOnlyError            a read-only client (drift) was asked to write; nothing was sent
     ├── PlanError                the plan would be unsafe (prevent_destroy, downtime, limits)
     └── ApplyError               an apply stopped part-way (what was done is in the state)
 
@@ -113,6 +114,10 @@ class ServerError(ApiError):
 
 class NetworkError(AopctlError):
     pass
+
+
+class ReadOnlyError(AopctlError):
+    """A read-only client (used by `drift`) was asked to write; nothing was sent."""
 
 
 class PlanError(AopctlError):

@@ -58,6 +58,7 @@ from planner.errors import (
     NetworkError,
     NotFoundError,
     RateLimitedError,
+    ReadOnlyError,
     ServerError,
 )
 
@@ -70,10 +71,6 @@ MAX_PAGES = 10_000  # a server that never stops paginating must not hang aopctl
 _GONE_STATUSES = frozenset({"pending_deletion", "deleted", "deletion_timed_out"})
 
 logger = logging.getLogger("aopctl.http")
-
-
-class ReadOnlyError(AopctlError):
-    """A read-only client (used by `drift`) was asked to write; nothing was sent."""
 
 
 class _AmbiguousWrite(Exception):
