@@ -7,7 +7,6 @@ from planner.cloudflare.client import (
     DEFAULT_BASE_URL,
     USER_AGENT,
     CloudflareClient,
-    ReadOnlyError,
     RequestStats,
 )
 from planner.cloudflare.credentials import Credentials
@@ -21,6 +20,7 @@ from planner.cloudflare.types import (
     Zone,
     ZoneCertificate,
 )
+from planner.errors import ReadOnlyError
 
 __all__ = [
     "DEFAULT_BASE_URL",
