@@ -42,6 +42,8 @@ class PlanOptions:
     mode: str = "normal"  # "normal" | "destroy" | "refresh-only"
     targets: tuple[Address, ...] = ()
     replace: tuple[Address, ...] = ()
+    # False (drift): safety problems go to PlanResult.problems instead of raising PlanError.
+    strict: bool = True
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class Planned:
     config: ResourceConfig | None
     prior: ResourceState | None
     void: tuple[tuple[str, str], ...] = ()  # (hostname, live cert id) to void with enabled: null
+    clear: tuple[str, ...] = ()  # failed uploads of this certificate to delete before uploading
+    adopt: str | None = None  # an identical live certificate to use instead of uploading
 
 
 @dataclass
@@ -62,6 +66,7 @@ class PlanResult:
     live: dict[str, LiveZone]
     zones: dict[str, tuple[str, str]]  # zone as written -> (id, name)
     config: Configuration | None = None
+    problems: tuple[str, ...] = ()  # safety problems, only when planned with strict=False
 
 
 def _zone_value(resource: ResourceConfig) -> str:
@@ -84,6 +89,8 @@ class _Context:
     drift: list[Drift] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    clear: dict[Address, tuple[str, ...]] = field(default_factory=dict)
+    adopt: dict[Address, str] = field(default_factory=dict)
 
     def live_zone(self, zone_id: str) -> LiveZone:
         return self.live[zone_id]
@@ -166,8 +173,10 @@ def live_attributes(prior: ResourceState, live: LiveZone) -> dict[str, Any] | No
         if live.certificate(kind, prior.remote_id) is None:
             return None
         attributes = live_attributes_of_certificate(live, prior.remote_id or "", kind)
-        if prior.attributes.get("deposed"):
-            attributes["deposed"] = prior.attributes["deposed"]
+        # Superseded certificates stay recorded until Cloudflare no longer lists them.
+        deposed = [d for d in prior.attributes.get("deposed", []) if live.certificate(kind, d)]
+        if deposed:
+            attributes["deposed"] = deposed
         return attributes
     hostnames = [h for h in prior.attributes.get("hostnames", []) if live.bound(h)]
     if not hostnames:
@@ -268,21 +277,37 @@ def _certificate_action(
     ctx: _Context, resource: ResourceConfig, zone_id: str, prior: ResourceState | None
 ) -> tuple[Action | None, str]:
     assert ctx.config is not None
-    info = ctx.config.certificates[resource.address]
+    address, kind = resource.address, resource.address.type
+    fingerprint = ctx.config.certificates[address].fingerprint_sha256
     live = ctx.live_zone(zone_id)
-    kind = resource.address.type
+    failed = live.failed_uploads(kind, fingerprint)
+    if failed:
+        ctx.clear[address] = failed
     current = live.certificate(kind, prior.remote_id) if prior else None
+    twin = live.find_by_fingerprint(kind, fingerprint)
+    replace_requested = address in ctx.options.replace
     if current is None:
-        twin = live.find_by_fingerprint(kind, info.fingerprint_sha256)
-        if twin is not None and resource.address not in ctx.options.replace:
-            ctx.resolved.setdefault(resource.address, {})["id"] = twin.id
+        if twin is not None and not replace_requested:
+            ctx.resolved.setdefault(address, {})["id"] = twin.id
             return Action.IMPORT, f"an identical certificate is already uploaded (id {twin.id})"
-        return Action.CREATE, "" if prior is None else "it was deleted outside aopctl"
+        return Action.CREATE, ""
     assert prior is not None
-    if resource.address in ctx.options.replace:
+    if replace_requested:
+        if current.id not in failed and live.fingerprints.get(current.id) == fingerprint:
+            ctx.errors.append(
+                f"--replace {address}: Cloudflare refuses a second upload of the same "
+                "certificate while it exists, and deleting it first would leave its hostnames "
+                "without it; give the resource a new certificate to rotate instead"
+            )
         return Action.REPLACE, "replacement requested with --replace"
-    if prior.fingerprints.get("certificate_sha256") != info.fingerprint_sha256:
-        return Action.REPLACE, "the certificate changed (compared by SHA-256 fingerprint)"
+    if prior.fingerprints.get("certificate_sha256") != fingerprint:
+        reason = "the certificate changed (compared by SHA-256 fingerprint)"
+        if twin is None:
+            return Action.REPLACE, reason
+        # Uploaded already, e.g. by an apply that was interrupted before it saved the state.
+        ctx.resolved.setdefault(address, {})["id"] = twin.id
+        ctx.adopt[address] = twin.id
+        return Action.REPLACE, f"{reason}; the new one is already uploaded (id {twin.id})"
     if current.status == "deployment_timed_out":
         return Action.REPLACE, "Cloudflare reports deployment_timed_out: upload it again"
     if current.status in DEPLOYING:
@@ -305,39 +330,51 @@ def _claimed(ctx: _Context, zone_id: str, exclude: Address | None = None) -> set
 def hostnames_to_void(ctx: _Context, prior: ResourceState, keep: set[str]) -> list[str]:
     """Hostnames of a prior binding that leave the configuration and are still bound live."""
     live = ctx.live_zone(prior.zone_id)
-    claimed = _claimed(ctx, prior.zone_id) | keep
-    return sorted(
-        h for h in prior.attributes.get("hostnames", []) if h not in claimed and live.bound(h)
-    )
+    leaving = [h for h in prior.attributes.get("hostnames", []) if h not in keep and live.bound(h)]
+    if not leaving:
+        return []  # the usual case; _claimed scans every binding of the zone
+    claimed = _claimed(ctx, prior.zone_id)
+    return sorted(h for h in leaving if h not in claimed)
 
 
 def _binding_action(
     ctx: _Context, resource: ResourceConfig, zone_id: str, prior: ResourceState | None
 ) -> tuple[Action | None, str]:
     desired = _desired(ctx, resource)
-    live = ctx.live_zone(zone_id)
     hostnames = desired.get("hostnames") or []
-    mismatched = [
-        h
-        for h in hostnames
-        if (a := live.bound(h)) is None
-        or desired["certificate_id"] is UNKNOWN
-        or a.cert_id != desired["certificate_id"]
-        or a.enabled != desired.get("enabled", True)
-    ]
+    needs = _binding_needs(desired, ctx.live_zone(zone_id), hostnames)
     leaving = hostnames_to_void(ctx, prior, set(hostnames)) if prior else []
     if prior is None:
-        if not mismatched:
+        if not needs:
             return Action.IMPORT, "Cloudflare already binds these hostnames this way"
         return Action.CREATE, ""
-    if mismatched or leaving:
-        parts = []
-        if mismatched:
-            parts.append("re-point " + ", ".join(mismatched))
-        if leaving:
-            parts.append("void " + ", ".join(leaving))
-        return Action.UPDATE, "; ".join(parts)
+    if leaving:
+        needs["void"] = leaving
+    if needs:
+        return Action.UPDATE, "; ".join(f"{verb} {', '.join(h)}" for verb, h in needs.items())
     return None, ""
+
+
+def _binding_needs(
+    desired: Mapping[str, Any], live: LiveZone, hostnames: list[str]
+) -> dict[str, list[str]]:
+    """What each hostname still needs, by verb: bind, re-point, enable or disable."""
+    cert_id, enabled = desired["certificate_id"], desired.get("enabled", True)
+    needs: dict[str, list[str]] = {}
+    for hostname in hostnames:
+        association = live.bound(hostname)
+        if association is None:
+            verb = "bind"
+        elif cert_id is UNKNOWN or association.cert_id != cert_id:
+            verb = "re-point"
+        elif association.enabled != enabled:
+            verb = "enable" if enabled else "disable"
+        else:
+            continue
+        needs.setdefault(verb, []).append(hostname)
+    return {
+        verb: needs[verb] for verb in ("bind", "re-point", "enable", "disable") if verb in needs
+    }
 
 
 def _desired_resources(ctx: _Context) -> list[ResourceConfig]:
@@ -351,6 +388,7 @@ def _desired_resources(ctx: _Context) -> list[ResourceConfig]:
 
 
 _COMPUTED_AT_UPLOAD = ("id", "status", "issuer", "signature", "uploaded_on")
+_UPLOADS = (Action.CREATE, Action.REPLACE)
 
 
 def _change(
@@ -371,7 +409,7 @@ def _change(
             after.update({k: prior.attributes.get(k) for k in _COMPUTED_AT_UPLOAD})
         if action is Action.REPLACE:
             forces = frozenset({"fingerprint_sha256"})
-        if action is Action.IMPORT:
+        if action is Action.IMPORT or resource.address in ctx.adopt:
             after["id"] = ctx.resolved.get(resource.address, {}).get("id")
     before: dict[str, Any] = {}
     if prior is not None:
@@ -414,14 +452,30 @@ def _plan_desired(ctx: _Context) -> list[Planned]:
             planned.extend(_plan_removal(ctx, prior, "its zone changed"))
             prior = None
         action, reason = _DECIDE[address.type](ctx, resource, zone_id, prior)
+        if action is Action.CREATE and not reason and _deleted_outside(ctx, address):
+            reason = "it was deleted outside aopctl"
         if action is not None:
             ctx.actions[address] = action
             change = _change(ctx, resource, action, reason, prior)
-            planned.append(Planned(change, resource, prior, _voids(ctx, prior, resource)))
+            planned.append(
+                Planned(
+                    change,
+                    resource,
+                    prior,
+                    _voids(ctx, prior, resource),
+                    clear=ctx.clear.get(address, ()) if action in _UPLOADS else (),
+                    adopt=ctx.adopt.get(address),
+                )
+            )
         ctx.resolved.setdefault(address, {}).update(
             {k: ctx.resolve(v) for k, v in resource.attributes.items()}
         )
     return planned
+
+
+def _deleted_outside(ctx: _Context, address: Address) -> bool:
+    """The state has `address` but Cloudflare no longer does (the refresh dropped it)."""
+    return any(d.kind == "deleted" and d.address == address for d in ctx.drift)
 
 
 def _plan_removal(ctx: _Context, prior: ResourceState, reason: str) -> list[Planned]:
@@ -490,12 +544,12 @@ def _plan_deposed(ctx: _Context) -> list[Planned]:
 
 def _plan_removals(ctx: _Context) -> list[Planned]:
     wanted = {str(r.address) for r in _desired_resources(ctx)}
+    targeted = _with_dependents(ctx, {str(t) for t in ctx.options.targets})
     planned = []
     for prior in sorted(ctx.refreshed.values(), key=lambda p: p.address, reverse=True):
         if prior.address in wanted:
             continue
-        address = Address(prior.type, prior.name)
-        if ctx.options.targets and address not in ctx.options.targets:
+        if ctx.options.targets and prior.address not in targeted:
             continue
         planned.extend(
             _plan_removal(
@@ -507,6 +561,20 @@ def _plan_removals(ctx: _Context) -> list[Planned]:
             )
         )
     return planned
+
+
+def _with_dependents(ctx: _Context, addresses: set[str]) -> set[str]:
+    """`addresses` and every state resource that depends on them, directly or not.
+
+    Destroying a target destroys its dependents first, as in Terraform: a certificate cannot
+    be deleted while a binding still holds it.
+    """
+    found = set(addresses)
+    while True:
+        more = {p.address for p in ctx.refreshed.values() if found & set(p.dependencies)} - found
+        if not more:
+            return found
+        found |= more
 
 
 # -- safety rails ------------------------------------------------------------------------------
@@ -531,7 +599,7 @@ def _check_private_keys(ctx: _Context, planned: list[Planned]) -> None:
         return
     for item in planned:
         change = item.change
-        if change.action not in (Action.CREATE, Action.REPLACE) or item.config is None:
+        if change.action not in _UPLOADS or item.config is None or item.adopt:
             continue
         if not item.config.type.is_certificate:
             continue
@@ -594,17 +662,21 @@ def _check_bindings(ctx: _Context) -> None:
 
 def _check_certificate_limit(ctx: _Context, planned: list[Planned]) -> None:
     uploads: dict[str, int] = {}
+    cleared: dict[str, int] = {}  # failed uploads deleted before uploading again
     for item in planned:
         change = item.change
         if (
             change.address.type == "aop_hostname_certificate"
             and change.zone_id
-            and (change.action in (Action.CREATE, Action.REPLACE))
+            and change.action in _UPLOADS
+            and not item.adopt
         ):
             uploads[change.zone_id] = uploads.get(change.zone_id, 0) + 1
+            cleared[change.zone_id] = cleared.get(change.zone_id, 0) + len(item.clear)
     for zone_id, count in uploads.items():
         live = ctx.live_zone(zone_id)
         existing = sum(1 for c in live.hostname_certificates.values() if c.status not in GONE)
+        existing -= cleared[zone_id]
         if existing + count > MAX_HOSTNAME_CERTIFICATES_PER_ZONE:
             ctx.errors.append(
                 f"zone {live.name} holds {existing} hostname certificates and the plan uploads "
@@ -643,6 +715,10 @@ def _check_ssl_mode(ctx: _Context, planned: list[Planned]) -> None:
 def _unmanaged_notes(ctx: _Context) -> list[str]:
     """AOP objects in managed zones that no state entry or planned import owns."""
     owned = {p.remote_id for p in ctx.refreshed.values()} | _managed_certificate_ids(ctx)
+    for prior in ctx.refreshed.values():  # superseded certificates the plan deletes
+        owned.update(prior.attributes.get("deposed", []))
+    for failed in ctx.clear.values():  # failed uploads the plan deletes
+        owned.update(failed)
     for values in ctx.resolved.values():
         if isinstance(values.get("id"), str):
             owned.add(values["id"])
@@ -696,13 +772,11 @@ def make_plan(
         _check_bindings(ctx)
         _check_certificate_limit(ctx, planned)
         _check_ssl_mode(ctx, planned)
-    if ctx.errors:
-        raise PlanError("the plan is not safe to apply", sorted(set(ctx.errors)))
-    refreshed = state
-    for address in state.addresses:
-        refreshed = refreshed.without(address)
-    for prior in ctx.refreshed.values():
-        refreshed = refreshed.with_resource(prior)
+    problems = tuple(sorted(set(ctx.errors)))
+    if problems and options.strict:
+        raise PlanError("the plan is not safe to apply", list(problems))
+    # One new document: rebuilding it entry by entry re-sorts it each time (quadratic).
+    refreshed = replace(state, resources=tuple(ctx.refreshed.values()))
     plan = Plan(
         changes=tuple(sorted((p.change for p in planned), key=_change_order)),
         drift=tuple(sorted(ctx.drift, key=lambda d: (str(d.address), d.kind))),
@@ -716,4 +790,4 @@ def make_plan(
             "replace": [str(r) for r in options.replace],
         },
     )
-    return PlanResult(plan, planned, refreshed, live, zones, config)
+    return PlanResult(plan, planned, refreshed, live, zones, config, problems)

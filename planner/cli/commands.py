@@ -36,3 +36,15 @@ def register(main: click.Group) -> None:
     from planner.cli import sandbox_cmds
 
     main.add_command(sandbox_cmds.sandbox)
+
+    from planner.cli import origin_cmds
+
+    main.add_command(origin_cmds.origin_group)
+
+    from planner.cli import drift_cmds
+
+    main.add_command(drift_cmds.drift)
+
+    from planner.cli import generate_cmds
+
+    main.add_command(generate_cmds.generate_cmd)
