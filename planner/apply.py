@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 from planner.cloudflare.types import AssociationUpdate
@@ -22,7 +23,14 @@ from planner.live import Api, LiveCertificate
 from planner.plan import Planned, PlanResult
 from planner.plan_model import Action
 from planner.schedule import Step, build
-from state import OutputState, ResourceState, StateBackend, StateDocument
+from state import (
+    OutputState,
+    ResourceState,
+    StateBackend,
+    StateConnectionError,
+    StateDocument,
+    save_emergency_state,
+)
 
 
 class Reporter(Protocol):
@@ -52,17 +60,38 @@ class ApplyOutcome:
 
 
 class _StateWriter:
-    """Serialises state updates from concurrent steps; every update is written at once."""
+    """Serialises state updates from concurrent steps; every update is written at once.
+
+    When the backend's connection fails (its lock went with it), nothing more is written there:
+    this and every later update go to the backend's emergency file and raise, so the apply
+    stops with the state of every completed write kept for `aopctl state push`.
+    """
 
     def __init__(self, backend: StateBackend, document: StateDocument) -> None:
         self._backend = backend
         self._lock = threading.Lock()
+        self._emergency: Path | None = None
         self.document = document
 
     def update(self, change: Callable[[StateDocument], StateDocument]) -> None:
         with self._lock:
             updated = change(self.document)
-            self.document = self._backend.write(updated, expected_serial=self.document.serial)
+            if self._emergency is not None:
+                self.document = save_emergency_state(self._emergency, updated)
+                raise ApplyError(f"its state is kept in {self._emergency.name} too")
+            try:
+                self.document = self._backend.write(updated, expected_serial=self.document.serial)
+            except StateConnectionError as exc:
+                self._emergency = exc.emergency_path
+                # Kept as the version the failed write would have stored.
+                pending = replace(updated, serial=self.document.serial + 1)
+                self.document = save_emergency_state(self._emergency, pending)
+                where = self._emergency.resolve()
+                raise ApplyError(
+                    f"{exc.message}; the state of every completed write is kept in {where} "
+                    f"(mode 0600): once the database is reachable, run in {where.parent}: "
+                    f"aopctl state push {where.name}"
+                ) from exc
 
 
 def _certificate_state(
@@ -233,24 +262,15 @@ class _Executor:
         zone = self._zone(item)
         prior = item.prior
         deposed = list(prior.attributes.get("deposed", [])) if prior else []
-        if action is Action.REPLACE and prior is not None and prior.remote_id:
+        if (
+            action is Action.REPLACE
+            and prior is not None
+            and prior.remote_id
+            and prior.remote_id not in item.clear  # a failed upload: deleted just below
+        ):
             deposed.append(prior.remote_id)
-        if action in (Action.CREATE, Action.REPLACE):
-            key = self.config.private_keys[address].reveal()
-            if key is None:
-                raise ApplyError(f"{address}: no private key to upload with")
-            upload = (
-                self.api.upload_zone_certificate
-                if address.type == "aop_zone_certificate"
-                else self.api.upload_hostname_certificate
-            )
-            cert: LiveCertificate | None = upload(zone[0], info.pem, key)
-            verb = "uploaded"
-        else:  # WAIT or IMPORT: the certificate is already there
-            live = self.result.live[zone[0]]
-            cert = live.certificate(address.type, prior.remote_id if prior else None)
-            cert = cert or live.find_by_fingerprint(address.type, info.fingerprint_sha256)
-            verb = "adopted" if action is Action.IMPORT else "deployed"
+        self._clear_failed_uploads(step, item)
+        cert, verb = self._obtain(item)
         assert cert is not None
         state = _certificate_state(
             item, cert, zone, info.fingerprint_sha256, info.public_key_sha256, deposed
@@ -267,6 +287,45 @@ class _Executor:
                 ),
             )
         return f"{verb} {cert.id}, active"
+
+    def _clear_failed_uploads(self, step: Step, item: Planned) -> None:
+        """Delete uploads of this certificate that timed out: Cloudflare refuses it again."""
+        zone_id = item.change.zone_id or ""
+        for cert_id in item.clear:
+            self.reporter.step_progress(
+                str(step), f"deleting {cert_id}, an upload of it whose deployment timed out"
+            )
+            self._deleter(item)(zone_id, cert_id)
+            self._await(step, self._fetch(item, cert_id), "gone")
+
+    def _obtain(self, item: Planned) -> tuple[LiveCertificate | None, str]:
+        """The certificate this step makes current: uploaded now, or already live."""
+        assert self.config is not None
+        address, action, prior = item.change.address, item.change.action, item.prior
+        info = self.config.certificates[address]
+        zone_id = item.change.zone_id or ""
+        live = self.result.live[zone_id]
+        if item.adopt is not None:
+            return live.certificate(address.type, item.adopt), "adopted"
+        if action in (Action.CREATE, Action.REPLACE):
+            key = self.config.private_keys[address].reveal()
+            if key is None:
+                raise ApplyError(f"{address}: no private key to upload with")
+            upload = (
+                self.api.upload_zone_certificate
+                if address.type == "aop_zone_certificate"
+                else self.api.upload_hostname_certificate
+            )
+            return upload(zone_id, info.pem, key), "uploaded"
+        # WAIT or IMPORT: the certificate is already there
+        cert = live.certificate(address.type, prior.remote_id if prior else None)
+        cert = cert or live.find_by_fingerprint(address.type, info.fingerprint_sha256)
+        return cert, "adopted" if action is Action.IMPORT else "deployed"
+
+    def _deleter(self, item: Planned) -> Callable[[str, str], LiveCertificate | None]:
+        if item.change.address.type == "aop_zone_certificate":
+            return self.api.delete_zone_certificate
+        return self.api.delete_hostname_certificate
 
     def _claimed(self, zone_id: str) -> set[str]:
         claimed: set[str] = set()
@@ -304,17 +363,14 @@ class _Executor:
             self.api.put_hostname_associations(
                 zone_id, [AssociationUpdate(a.hostname, cert_id, None) for a in pointing]
             )
-        delete = (
-            self.api.delete_zone_certificate
-            if address.type == "aop_zone_certificate"
-            else self.api.delete_hostname_certificate
-        )
-        delete(zone_id, cert_id)
+        self._deleter(item)(zone_id, cert_id)
+        # The state lets go of the certificate only once Cloudflare confirms it is gone: after
+        # `deletion_timed_out` (or a crash while waiting) a re-run must still know to delete it.
+        self._await(step, self._fetch(item, cert_id), "gone")
         if step.remote_id:
             self.writer.update(lambda doc: _without_deposed(doc, str(address), cert_id))
         else:
             self._forget(item)
-        self._await(step, self._fetch(item, cert_id), "gone")
         return f"deleted {cert_id}"
 
     def _void(self, item: Planned) -> None:

@@ -1,8 +1,12 @@
-"""State commands: `state list|show|rm|mv`, `show`, `output`, `force-unlock`.
+"""State commands: `state list|show|rm|mv|history|rollback|push|pull`, `show`, `output`,
+`force-unlock`.
 
-Reading commands never lock and never write. `state rm` and `state mv` take the lock, write
-through the backend's compare-and-swap (which bumps the serial and keeps the previous version
-as a backup) and release the lock.
+Reading commands never lock and never write. `state rm`, `mv`, `rollback` and `push` take the
+lock, write through the backend's compare-and-swap (which bumps the serial and keeps the
+previous version) and release the lock.
+
+The backend comes from the configuration's `aopctl.state` block: `local` (the default) or
+`postgres`, whose connection string is read from AOPCTL_PG_DSN only, never from a file.
 
 Sensitive outputs follow Terraform: listings (`output`, `output --json`, `show`) redact them;
 `output NAME` prints the value because it was asked for by name.
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -25,22 +30,70 @@ from planner import __version__
 from planner.cli import options
 from planner.config.source import config_files, parse_json
 from planner.errors import AopctlError
-from state import LocalBackend, ResourceState, StateBackend, StateDocument, StateError, hold_lock
+from state import (
+    EMERGENCY_FILE,
+    HistoryEntry,
+    LocalBackend,
+    PostgresBackend,
+    ResourceState,
+    StateBackend,
+    StateDocument,
+    StateError,
+    check_pull_target,
+    dump_state,
+    hold_lock,
+    push_state,
+    read_state_file,
+    write_state_file,
+)
 from state.document import ADDRESS_RE
 from state.lock import LockInfo
+from state.postgres import DEFAULT_SCHEMA, DEFAULT_WORKSPACE, DSN_VARIABLE, PUSH_OPERATION
 
 STATE_FILE = "aopctl.state.json"
 SENSITIVE = "(sensitive value)"
+POSTGRES_SETTINGS = ("//", "backend", "schema", "workspace")
 
 
 def open_backend(chdir: Path) -> StateBackend:
-    """The state of the configuration in `chdir` (the lead wires `aopctl.state` here later)."""
+    """The state of the configuration in `chdir`, where its `aopctl.state` block says."""
     settings = state_settings(chdir)
     backend = settings.get("backend", "local")
+    if backend == "postgres":
+        return postgres_backend(chdir, settings, os.environ)
     if backend != "local":
         raise AopctlError(f"state backend {backend!r} is not available in this version of aopctl")
     path = Path(settings.get("path", STATE_FILE))
     return LocalBackend(path if path.is_absolute() else chdir / path, aopctl_version=__version__)
+
+
+def postgres_backend(
+    chdir: Path, settings: Mapping[str, Any], env: Mapping[str, str]
+) -> PostgresBackend:
+    """The postgres backend of `settings`, connected with the DSN in AOPCTL_PG_DSN."""
+    unknown = sorted(set(settings) - set(POSTGRES_SETTINGS))
+    if unknown:
+        raise AopctlError(
+            f"aopctl.state: {', '.join(unknown)} is not a setting of the postgres backend",
+            [f"the connection string is read from {DSN_VARIABLE}, never from the configuration"],
+        )
+    dsn = env.get(DSN_VARIABLE, "").strip()
+    if not dsn:
+        raise AopctlError(
+            f"the postgres state backend needs the connection string in {DSN_VARIABLE}",
+            [
+                f"e.g. export {DSN_VARIABLE}=postgresql://USER@HOST:5432/DATABASE "
+                "(the password can come from PGPASSWORD or ~/.pgpass)"
+            ],
+        )
+    with state_errors():
+        return PostgresBackend(
+            dsn,
+            schema=settings.get("schema", DEFAULT_SCHEMA),
+            workspace=settings.get("workspace", DEFAULT_WORKSPACE),
+            aopctl_version=__version__,
+            emergency_path=chdir / EMERGENCY_FILE,
+        )
 
 
 def state_settings(chdir: Path) -> dict[str, Any]:
@@ -319,11 +372,113 @@ def output(ctx: click.Context, name: str | None, as_json: bool) -> None:
         click.echo("Warning: no outputs found in state.", err=True)
 
 
+def _history_backend(ctx: click.Context) -> PostgresBackend:
+    backend = _backend(ctx)
+    if not isinstance(backend, PostgresBackend):
+        raise AopctlError(
+            f"{backend.describe()} keeps no version history",
+            ["the postgres backend keeps every version; the local one keeps backup files"],
+        )
+    return backend
+
+
+def render_history(entries: list[HistoryEntry]) -> str:
+    if not entries:
+        return "No state history."
+    newest = entries[-1].serial
+    rows = [
+        (
+            f"{entry.serial}{' (current)' if entry.serial == newest else ''}",
+            entry.written_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            entry.written_by,
+            entry.operation,
+            entry.resources,
+        )
+        for entry in entries
+    ]
+    return tabulate(rows, headers=["serial", "written (UTC)", "by", "operation", "resources"])
+
+
+@state.command("history")
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Show the newest N versions (0: all).",
+)
+@click.pass_context
+def history(ctx: click.Context, limit: int) -> None:
+    """List the stored versions of the state (postgres backend)."""
+    backend = _history_backend(ctx)
+    with state_errors():
+        entries = backend.history(limit or None)
+    click.echo(render_history(entries))
+
+
+@state.command("rollback")
+@click.argument("serial", type=click.IntRange(min=1))
+@lock_timeout_option
+@click.pass_context
+def rollback(ctx: click.Context, serial: int, lock_timeout: float) -> None:
+    """Make version SERIAL the state again, written as a new serial (postgres backend)."""
+    backend = _history_backend(ctx)
+    with state_errors(), locked(backend, "state rollback", lock_timeout):
+        written = backend.rollback(serial)
+    click.echo(
+        f"Rolled back to serial {serial}: the state is now serial {written.serial} "
+        f"({len(written.resources)} resource(s)). Run `aopctl plan` to compare it with Cloudflare."
+    )
+
+
+@state.command("push")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a newer stored state of the same lineage.")
+@lock_timeout_option
+@click.pass_context
+def push(ctx: click.Context, file: Path, force: bool, lock_timeout: float) -> None:
+    """Store the state FILE (a local state, or an emergency file) as the current state."""
+    backend = _backend(ctx)
+    with state_errors():
+        doc = read_state_file(file)
+        with locked(backend, PUSH_OPERATION, lock_timeout):
+            written = push_state(backend, doc, force=force)
+    if written is None:
+        click.echo(f"{backend.describe()} already holds this state (serial {doc.serial}).")
+    else:
+        click.echo(f"Pushed {file} to {backend.describe()} as serial {written.serial}.")
+    if isinstance(backend, PostgresBackend) and file.resolve() == backend.emergency_path.resolve():
+        file.unlink()
+        click.echo(f"Removed the emergency file {file}: its state is stored.")
+
+
+@state.command("pull")
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite FILE of another lineage or newer serial.")
+@click.pass_context
+def pull(ctx: click.Context, file: Path | None, force: bool) -> None:
+    """Print the stored state as JSON, or write it to FILE (mode 0600)."""
+    backend = _backend(ctx)
+    with state_errors():
+        doc = backend.read()
+        if doc.serial == 0:
+            raise AopctlError(f"{backend.describe()} holds no state yet")
+        if file is None:
+            click.echo(dump_state(doc).decode("utf-8"), nl=False)
+            return
+        check_pull_target(file, doc, force=force)
+        write_state_file(file, doc)
+    click.echo(f"Pulled serial {doc.serial} from {backend.describe()} to {file}.")
+
+
 @click.command("force-unlock")
 @click.argument("lock_id")
 @click.pass_context
 def force_unlock(ctx: click.Context, lock_id: str) -> None:
-    """Remove the state lock LOCK_ID left by a process that is gone."""
+    """Remove the state lock LOCK_ID of a process that is gone or hung.
+
+    With the postgres backend, a live holder's database session is ended.
+    """
     with state_errors():
         _backend(ctx).force_unlock(lock_id)
     click.echo(f"State lock {lock_id} removed; the state is unlocked.")
