@@ -32,11 +32,11 @@ from planner.drift import (
 )
 from planner.model import RESOURCE_TYPES, UNKNOWN, Address
 from planner.plan_model import AttributeDiff
-from planner.render.markdown import _cell, _code, _diff_fence, _table
+from planner.render.markdown import diff_fence, md_cell, md_code, md_table
 from planner.render.plan_json import (
     SENSITIVE_TEXT,
-    _attribute_from_dict,
-    _attribute_to_dict,
+    attribute_from_dict,
+    attribute_to_dict,
     canonical_json,
     is_sensitive,
     redact,
@@ -69,7 +69,7 @@ def _finding_to_dict(finding: Finding) -> dict[str, Any]:
     details = dict(finding.facts)
     if finding.category in (Category.CHANGED, Category.PENDING):
         address = _address_of(finding)
-        details["attributes"] = [_attribute_to_dict(address, d) for d in finding.attributes]
+        details["attributes"] = [attribute_to_dict(address, d) for d in finding.attributes]
     return {
         "category": finding.category.value,
         "zone": finding.zone,
@@ -149,7 +149,7 @@ def validate_drift_dict(data: Any) -> None:
 
 def _finding_from_dict(data: Mapping[str, Any]) -> Finding:
     facts = {k: v for k, v in data["details"].items() if k != "attributes"}
-    attributes = tuple(_attribute_from_dict(a) for a in data["details"].get("attributes", []))
+    attributes = tuple(attribute_from_dict(a) for a in data["details"].get("attributes", []))
     return Finding(
         category=Category(data["category"]),
         zone=data["zone"],
@@ -366,34 +366,34 @@ def _summary_table(report: DriftReport, fail_on: Collection[Category]) -> str:
         [category.value, str(counts[category]), "yes" if category in fail_on else "no"]
         for category in CATEGORIES
     ]
-    return _table(["category", "findings", "fails the check"], rows, ("left", "right", "left"))
+    return md_table(["category", "findings", "fails the check"], rows, ("left", "right", "left"))
 
 
 def _zones_table(report: DriftReport) -> str:
     rows = [
         [
-            _cell(zone.zone),
-            _code(zone.zone_id),
+            md_cell(zone.zone),
+            md_code(zone.zone_id),
             str(len(report.zone_findings(zone.zone_id))),
             _coverage_text(zone),
         ]
         for zone in report.zones
     ]
-    return _table(["zone", "zone id", "findings", "managed by aopctl"], rows)
+    return md_table(["zone", "zone id", "findings", "managed by aopctl"], rows)
 
 
 def _findings_table(findings: tuple[Finding, ...]) -> str:
     rows = [
         [
             finding.category.value,
-            _cell(finding.zone),
-            _code(finding.subject),
-            _code(finding.remote_id) if finding.remote_id else "",
-            _cell(finding.message),
+            md_cell(finding.zone),
+            md_code(finding.subject),
+            md_code(finding.remote_id) if finding.remote_id else "",
+            md_cell(finding.message),
         ]
         for finding in findings
     ]
-    return _table(["category", "zone", "object", "remote id", "details"], rows)
+    return md_table(["category", "zone", "object", "remote id", "details"], rows)
 
 
 def _diff_block(finding: Finding) -> str | None:
@@ -408,8 +408,8 @@ def _diff_block(finding: Finding) -> str | None:
             lines.append(f"{symbol} {text}")
     if not lines:
         return None
-    summary = f"{_cell(finding.subject)} — {finding.category.value}"
-    fenced = _diff_fence("\n".join(lines))
+    summary = f"{md_cell(finding.subject)} — {finding.category.value}"
+    fenced = diff_fence("\n".join(lines))
     return f"<details><summary>{summary}</summary>\n\n{fenced}\n\n</details>"
 
 
@@ -417,28 +417,28 @@ def _suppressed_table(items: tuple[Suppressed, ...]) -> str:
     rows = [
         [
             item.finding.category.value,
-            _cell(item.finding.zone),
-            _code(item.finding.subject),
-            _cell(item.rule.reason),
+            md_cell(item.finding.zone),
+            md_code(item.finding.subject),
+            md_cell(item.rule.reason),
             item.rule.expires.isoformat(),
         ]
         for item in items
     ]
-    return _table(["category", "zone", "object", "reason", "until"], rows)
+    return md_table(["category", "zone", "object", "reason", "until"], rows)
 
 
 def _expired_table(rules: tuple[IgnoreRule, ...]) -> str:
     rows = [
         [
-            _code(rule.where),
+            md_code(rule.where),
             rule.category.value,
-            _cell(_rule_subject(rule)),
-            _cell(rule.reason),
+            md_cell(_rule_subject(rule)),
+            md_cell(rule.reason),
             rule.expires.isoformat(),
         ]
         for rule in rules
     ]
-    return _table(["rule", "category", "matches", "reason", "expired"], rows)
+    return md_table(["rule", "category", "matches", "reason", "expired"], rows)
 
 
 def render_drift_markdown(
@@ -448,7 +448,7 @@ def render_drift_markdown(
     parts = [
         "## aopctl drift",
         _summary_table(report, fail_on),
-        f"**{_cell(_headline(report))}** {_cell(_verdict(report, fail_on))}",
+        f"**{md_cell(_headline(report))}** {md_cell(_verdict(report, fail_on))}",
         "### Zones",
         _zones_table(report),
     ]
@@ -466,7 +466,7 @@ def render_drift_markdown(
     if report.problems:
         parts += [
             "### Apply would refuse the pending changes",
-            "\n".join(f"- {_cell(problem)}" for problem in report.problems),
+            "\n".join(f"- {md_cell(problem)}" for problem in report.problems),
         ]
     parts.append(
         f"<sub>Generated {report.generated_at.isoformat(timespec='seconds')}; certificates "

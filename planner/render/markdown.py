@@ -37,12 +37,12 @@ _ACTION_LABEL: Final = {
 _LEADING_SYMBOL: Final = re.compile(r"^( +)([+-]) ", re.MULTILINE)
 
 
-def _cell(text: str) -> str:
+def md_cell(text: str) -> str:
     """Text safe inside a table cell or an HTML element: no markup, no pipe, one line."""
     return html.escape(" ".join(redact(text).split()), quote=False).replace("|", "\\|")
 
 
-def _code(text: str) -> str:
+def md_code(text: str) -> str:
     """An inline code span that survives backticks in `text`."""
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * (longest + 1)
@@ -50,14 +50,14 @@ def _code(text: str) -> str:
     return f"{fence}{padding}{text}{padding}{fence}"
 
 
-def _diff_fence(text: str) -> str:
+def diff_fence(text: str) -> str:
     longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     body = _LEADING_SYMBOL.sub(lambda m: f"{m[2]}{m[1]} ", text)
     return f"{fence}diff\n{body}\n{fence}"
 
 
-def _table(headers: list[str], rows: list[list[str]], align: tuple[str, ...] = ()) -> str:
+def md_table(headers: list[str], rows: list[list[str]], align: tuple[str, ...] = ()) -> str:
     return tabulate(
         rows, headers=headers, tablefmt="github", disable_numparse=True, colalign=align or None
     )
@@ -72,35 +72,35 @@ def _summary_table(plan: Plan) -> str:
         ("destroy", summary.destroy),
     ]
     rows = [[label, str(count)] for label, count in counts]
-    return _table(["action", "count"], rows, align=("left", "right"))
+    return md_table(["action", "count"], rows, align=("left", "right"))
 
 
 def _resources_table(plan: Plan) -> str:
     rows = [
         [
             _ACTION_LABEL[change.action],
-            _code(change_subject(change)),
-            _cell(change.zone),
-            _cell(change.reason),
+            md_code(change_subject(change)),
+            md_cell(change.zone),
+            md_cell(change.reason),
         ]
         for change in plan.changes
     ]
-    return _table(["action", "address", "zone", "reason"], rows)
+    return md_table(["action", "address", "zone", "reason"], rows)
 
 
 def _details(change: Change) -> str:
-    summary = f"{_cell(change_subject(change))} — {_ACTION_LABEL[change.action]}"
+    summary = f"{md_cell(change_subject(change))} — {_ACTION_LABEL[change.action]}"
     return (
         f"<details><summary>{summary}</summary>\n\n"
-        f"{_diff_fence(render_change(change))}\n\n</details>"
+        f"{diff_fence(render_change(change))}\n\n</details>"
     )
 
 
 def _drift_section(plan: Plan) -> list[str]:
-    rows = [[drift.kind, _code(str(drift.address)), _cell(drift.zone)] for drift in plan.drift]
+    rows = [[drift.kind, md_code(str(drift.address)), md_cell(drift.zone)] for drift in plan.drift]
     blocks = "\n\n".join(render_drift(drift) for drift in plan.drift)
-    parts = [f"### {DRIFT_TITLE}", _table(["drift", "address", "zone"], rows)]
-    parts.append(_diff_fence(blocks))
+    parts = [f"### {DRIFT_TITLE}", md_table(["drift", "address", "zone"], rows)]
+    parts.append(diff_fence(blocks))
     if plan.mode != "refresh-only":
         parts.append(DRIFT_UNLESS)
     return parts
@@ -108,8 +108,8 @@ def _drift_section(plan: Plan) -> list[str]:
 
 def _operations_section(plan: Plan) -> list[str]:
     lines = [
-        f"{number}. {operation.kind} {_code(str(operation.address))}: "
-        f"{_code(redact(operation.description))}"
+        f"{number}. {operation.kind} {md_code(str(operation.address))}: "
+        f"{md_code(redact(operation.description))}"
         for number, operation in enumerate(plan.operations, start=1)
     ]
     return ["### API calls", "\n".join(lines)]
@@ -118,14 +118,14 @@ def _operations_section(plan: Plan) -> list[str]:
 def render_markdown(plan: Plan) -> str:
     """The plan as GitHub-flavoured Markdown; the same plan always gives the same text."""
     title = "## aopctl plan" + ("" if plan.mode == "normal" else f" ({plan.mode})")
-    parts = [title, f"**{_cell(summary_line(plan))}**", _summary_table(plan)]
+    parts = [title, f"**{md_cell(summary_line(plan))}**", _summary_table(plan)]
     if plan.changes:
         parts += ["### Changes", _resources_table(plan)]
         parts += [_details(change) for change in plan.changes]
     if plan.drift:
         parts += _drift_section(plan)
     if plan.notes:
-        parts += ["### Notes", "\n".join(f"- {_cell(note)}" for note in plan.notes)]
+        parts += ["### Notes", "\n".join(f"- {md_cell(note)}" for note in plan.notes)]
     if plan.operations:
         parts += _operations_section(plan)
     return "\n\n".join(parts) + "\n"

@@ -106,7 +106,7 @@ def _json_native(value: Any) -> Any:
 # -- plan → dict --------------------------------------------------------------------------------
 
 
-def _attribute_to_dict(address: Address, diff: AttributeDiff) -> dict[str, Any]:
+def attribute_to_dict(address: Address, diff: AttributeDiff) -> dict[str, Any]:
     sensitive = is_sensitive(address, diff)
     return {
         "name": diff.name,
@@ -120,7 +120,7 @@ def _attribute_to_dict(address: Address, diff: AttributeDiff) -> dict[str, Any]:
 def _attributes_to_list(
     address: Address, attributes: tuple[AttributeDiff, ...]
 ) -> list[dict[str, Any]]:
-    return [_attribute_to_dict(address, diff) for diff in attributes]
+    return [attribute_to_dict(address, diff) for diff in attributes]
 
 
 def _change_to_dict(change: Change) -> dict[str, Any]:
@@ -207,7 +207,7 @@ def validate_plan_dict(data: Any) -> None:
         raise ValueError(f"not a valid aopctl plan: {error.json_path}: fails {error.validator!r}")
 
 
-def _attribute_from_dict(data: dict[str, Any]) -> AttributeDiff:
+def attribute_from_dict(data: dict[str, Any]) -> AttributeDiff:
     return AttributeDiff(
         name=data["name"],
         before=_decode_value(data["before"]),
@@ -218,7 +218,7 @@ def _attribute_from_dict(data: dict[str, Any]) -> AttributeDiff:
 
 
 def _attributes_from_list(items: list[dict[str, Any]]) -> tuple[AttributeDiff, ...]:
-    return tuple(_attribute_from_dict(item) for item in items)
+    return tuple(attribute_from_dict(item) for item in items)
 
 
 def _change_from_dict(data: dict[str, Any]) -> Change:
