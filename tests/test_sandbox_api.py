@@ -6,7 +6,9 @@ except in `raw_api`, which sends invalid requests on purpose to see how the sand
 
 from __future__ import annotations
 
+import ast
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -481,3 +483,19 @@ def test_requests_are_recorded_without_private_keys(api: httpx.Client, sandbox: 
     assert recorded.body["private_key"] == "(redacted)"
     assert leaf.key_pem not in json.dumps(sandbox.to_json())
     assert sandbox.write_count() == 1
+
+
+def test_the_sandbox_depends_only_on_stdlib_httpx_and_cryptography() -> None:
+    """It plays Cloudflare, so it must not share code with aopctl's client or certificates."""
+    package = Path(__file__).parents[1] / "planner" / "sandbox"
+    allowed = set(sys.stdlib_module_names) | {"httpx", "cryptography"}
+    for source in package.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                inside = name == "planner.sandbox" or name.startswith("planner.sandbox.")
+                assert inside or name.split(".")[0] in allowed, f"{source.name} imports {name}"

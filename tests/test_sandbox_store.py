@@ -151,7 +151,8 @@ def test_two_processes_writing_one_file_lose_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_serve_command_prints_the_url_and_stops_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_serve_command_prints_the_url_and_stops_cleanly(tmp_path: Path, stop: int) -> None:
     data = tmp_path / "sandbox.json"
     env = {**os.environ, "AOPCTL_SANDBOX_ZONES": "a.org"}
     command = [
@@ -179,7 +180,7 @@ def test_serve_command_prints_the_url_and_stops_cleanly(tmp_path: Path) -> None:
             zones = api.get("/zones", params={"name": "a.org"}).json()["result"]
             assert [z["id"] for z in zones] == [zone_id_for("a.org")]
             assert api.get("/zones").status_code == 200
-        server.send_signal(signal.SIGINT)
+        server.send_signal(stop)
         assert server.wait(timeout=10) == 0
         assert "Traceback" not in server.stderr.read()
     stored = json.loads(data.read_text())

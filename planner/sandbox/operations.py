@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.sandbox.certinfo import CertInfo, PemError, parse_certificate, private_key_spki
-from planner.sandbox.faults import FaultInjector
+from planner.sandbox.faults import API_PREFIX, FaultInjector
 from planner.sandbox.model import (
     SETTINGS,
     STATUSES,
@@ -393,14 +393,14 @@ class Operations:
             raise ApiFailure(
                 400, 1405, f"A zone can have at most {HOSTNAME_CERT_LIMIT} hostname certificates."
             )
-        fault = self.faults.take(("deployment_timed_out",), call.method, "/client/v4" + call.path)
+        fault = self.faults.take(("deployment_timed_out",), call.method, API_PREFIX + call.path)
         final = "deployment_timed_out" if fault else "active"
         return self.create_certificate(zone, kind, info, call.now, source="api", final=final)
 
     def _delete(self, call: Call, zone: Zone, cert: Certificate) -> None:
         if cert.deleted(call.now) and cert.status_at(call.now) != "deletion_timed_out":
             return  # already being deleted: answer its current state, change nothing
-        fault = self.faults.take(("deletion_timed_out",), call.method, "/client/v4" + call.path)
+        fault = self.faults.take(("deletion_timed_out",), call.method, API_PREFIX + call.path)
         final = "deletion_timed_out" if fault else "deleted"
         self.delete_certificate(zone, cert, call.now, final=final)
 
@@ -556,7 +556,7 @@ def _bad_identifier(call: Call) -> ApiFailure:
     return ApiFailure(
         400,
         7003,
-        f"Could not route to /client/v4{call.path}, perhaps your object identifier is invalid?",
+        f"Could not route to {API_PREFIX}{call.path}, perhaps your object identifier is invalid?",
     )
 
 
