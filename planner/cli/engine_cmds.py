@@ -50,9 +50,12 @@ def connect(ctx: click.Context, *, read_only: bool = False) -> Iterator[Cloudfla
     opts = options(ctx)
     env = dict(os.environ)
     if opts.sandbox:
-        from planner.sandbox import default_path, open_persistent
+        from planner.sandbox import SandboxConfigError, default_path, open_persistent
 
-        sandbox = open_persistent(default_path(opts.chdir))
+        try:
+            sandbox = open_persistent(default_path(opts.chdir))
+        except SandboxConfigError as exc:
+            raise AopctlError(f"sandbox settings: {exc}") from None
         has_credentials = env.get("CLOUDFLARE_API_TOKEN") or env.get("CLOUDFLARE_API_KEY")
         credentials = (
             Credentials.from_env(env) if has_credentials else Credentials.from_token(SANDBOX_TOKEN)
