@@ -26,6 +26,8 @@ from planner.model import ZONE_ID_RE
 
 LiveCertificate = ZoneCertificate | HostnameCertificate
 GONE = ("deleted", "pending_deletion")
+# Terminal failures: such a certificate never serves (again); it is not a usable twin.
+FAILED = ("deployment_timed_out", "deletion_timed_out")
 
 
 class Api(Protocol):
@@ -72,23 +74,33 @@ class LiveZone:
     associations: dict[str, HostnameAssociation] = field(default_factory=dict)
     fingerprints: dict[str, str] = field(default_factory=dict)  # certificate id -> sha256
 
+    def _table(self, kind: str) -> Mapping[str, LiveCertificate]:
+        if kind == "aop_zone_certificate":
+            return self.zone_certificates
+        return self.hostname_certificates
+
     def certificate(self, kind: str, cert_id: str | None) -> LiveCertificate | None:
-        table: Mapping[str, LiveCertificate] = (
-            self.zone_certificates if kind == "aop_zone_certificate" else self.hostname_certificates
-        )
-        found = table.get(cert_id or "")
+        found = self._table(kind).get(cert_id or "")
         return found if found is not None and found.status not in GONE else None
 
     def find_by_fingerprint(self, kind: str, fingerprint: str) -> LiveCertificate | None:
-        table: Mapping[str, LiveCertificate] = (
-            self.zone_certificates if kind == "aop_zone_certificate" else self.hostname_certificates
-        )
+        """A usable live certificate with this fingerprint (active ones first)."""
         matches = [
             c
-            for c in table.values()
-            if self.fingerprints.get(c.id) == fingerprint and c.status not in GONE
+            for c in self._table(kind).values()
+            if self.fingerprints.get(c.id) == fingerprint and c.status not in (*GONE, *FAILED)
         ]
         return sorted(matches, key=lambda c: (c.status != "active", c.id))[0] if matches else None
+
+    def failed_uploads(self, kind: str, fingerprint: str) -> tuple[str, ...]:
+        """Ids of uploads of this certificate that ended in `deployment_timed_out`."""
+        return tuple(
+            sorted(
+                c.id
+                for c in self._table(kind).values()
+                if self.fingerprints.get(c.id) == fingerprint and c.status == "deployment_timed_out"
+            )
+        )
 
     def all_certificates(self) -> list[LiveCertificate]:
         return [*self.zone_certificates.values(), *self.hostname_certificates.values()]

@@ -7,6 +7,9 @@ Rules that keep origins up (SPEC §4):
   on the certificate has been re-pointed;
 - a deleted hostname certificate goes after the binding changes of its zone, and a zone-level
   certificate after the zone's setting changes and its new certificates are active;
+- a failed upload of the same certificate (`deployment_timed_out`) is deleted inside the
+  upload step, before the upload: Cloudflare refuses a certificate it still lists (1406), and
+  a certificate that never became `active` serves nothing;
 - dependents are destroyed before what they depend on;
 - enabling AOP (global, zone-level, bindings) waits for the zone's SSL mode change.
 """
@@ -68,7 +71,8 @@ def _step(item: Planned) -> Step:
 def build(planned: list[Planned]) -> Schedule:
     items = {_step(p): p for p in planned}
     for item in planned:
-        if item.change.action is Action.REPLACE:
+        # The old half of a replacement, unless it is a failed upload the apply step clears.
+        if item.change.action is Action.REPLACE and item.change.remote_id not in item.clear:
             items[Step(item.change.address, "destroy", item.change.remote_id or "")] = item
     dependencies = {step: _dependencies(step, items) for step in items}
     return Schedule(items, dependencies)
@@ -132,10 +136,12 @@ def _describe(step: Step, item: Planned) -> list[tuple[str, str]]:
         if change.action is Action.WAIT:
             return [("wait", f"until {step.address} is active{zone}")]
         if kind in UPLOAD_PATHS:
-            return [
-                ("write", f"POST {UPLOAD_PATHS[kind]}{zone}"),
-                ("wait", f"until {step.address} is active"),
+            cleared = [
+                ("write", f"DELETE {UPLOAD_PATHS[kind]}/:id ({failed}, deployment timed out)")
+                for failed in item.clear
             ]
+            upload = [] if item.adopt else [("write", f"POST {UPLOAD_PATHS[kind]}{zone}")]
+            return [*cleared, *upload, ("wait", f"until {step.address} is active")]
         if kind == "aop_hostname_binding":
             hostnames: list[str] = next(
                 (a.after for a in change.attributes if a.name == "hostnames"), []
@@ -146,10 +152,15 @@ def _describe(step: Step, item: Planned) -> list[tuple[str, str]]:
     if change.action is Action.FORGET:
         return []
     if kind in UPLOAD_PATHS:
-        return [
-            ("write", f"PUT {HOSTNAMES_PATH} (void what still points at it, if any){zone}"),
+        delete = [
             ("write", f"DELETE {UPLOAD_PATHS[kind]}/:id ({step.remote_id or change.remote_id})"),
             ("wait", f"until {step} is deleted"),
+        ]
+        if kind == "aop_zone_certificate":  # zone-level certificates have no hostnames
+            return delete
+        return [
+            ("write", f"PUT {HOSTNAMES_PATH} (void what still points at it, if any){zone}"),
+            *delete,
         ]
     if kind == "aop_hostname_binding":
         return [

@@ -102,7 +102,9 @@ class Harness:
             base_url=BASE_URL,
             transport=sandbox.transport(),
             retry=RetryPolicy(sleep=clock.sleep, clock=clock, rand=lambda: 0.5),
-            rate_limiter=RateLimiter(clock=clock, sleep=clock.sleep),
+            # A generous bucket: its waits are sub-microsecond at the fake clock's epoch
+            # magnitude, below a float's resolution there, so they would never elapse.
+            rate_limiter=RateLimiter(1_000_000, clock=clock, sleep=clock.sleep),
         )
         self.backend = LocalBackend(directory / STATE_FILE, aopctl_version=__version__)
         self.reporter = RecordingReporter()
@@ -147,7 +149,9 @@ class Harness:
         **options: Any,
     ) -> ApplyOutcome:
         result = self.plan(variables, **options)
-        return apply_plan(result, self.client, self.backend, self.reporter, settings or self.settings)
+        return apply_plan(
+            result, self.client, self.backend, self.reporter, settings or self.settings
+        )
 
     def assert_converged(self, variables: Mapping[str, str] | None = None) -> None:
         """A fresh plan has nothing to do and finds nothing changed outside aopctl."""

@@ -96,7 +96,9 @@ def test_per_hostname_example(tmp_path: Path, clock: FakeClock) -> None:
         "app.example.com": (app.id, True),
     }
     assert bindings(sandbox, "example.net") == {"shop.example.net": (shop.id, True)}
-    assert setting(sandbox, "example.com", "ssl") == setting(sandbox, "example.net", "ssl") == "full"
+    assert (
+        setting(sandbox, "example.com", "ssl") == setting(sandbox, "example.net", "ssl") == "full"
+    )
     outputs = harness.state().outputs
     assert outputs["app_certificate_id"].value == app.id
     assert outputs["app_certificate_fingerprint"].value == APP_2026
@@ -297,3 +299,38 @@ def test_destroy_with_nothing_in_state_is_empty(tmp_path: Path, clock: FakeClock
     directory = copy_example("global", tmp_path)
     harness = Harness(directory, make_sandbox(clock), clock)
     assert not harness.plan(mode="destroy").plan.has_changes
+
+
+def test_targeted_destroy_takes_the_dependents_along(tmp_path: Path, clock: FakeClock) -> None:
+    harness = apply_per_hostname(tmp_path, clock)
+
+    plan = harness.plan(mode="destroy", targets=["aop_hostname_certificate.app"]).plan
+    assert {(c.action, str(c.address)) for c in plan.changes} == {
+        (Action.DELETE, "aop_hostname_certificate.app"),
+        (Action.DELETE, "aop_hostname_binding.app"),  # it holds the certificate
+    }
+    harness.apply(mode="destroy", targets=["aop_hostname_certificate.app"])
+
+    assert live_certificates(harness.sandbox, "example.com") == []
+    assert bindings(harness.sandbox, "example.com") == {}
+    assert len(live_certificates(harness.sandbox, "example.net")) == 1
+    assert "aop_hostname_binding.shop" in harness.state().addresses
+    assert_zero_downtime(harness.sandbox)
+
+
+def test_refresh_only_apply_records_drift_without_writing(tmp_path: Path, clock: FakeClock) -> None:
+    harness = harness_for_example("global", tmp_path, clock)
+    harness.apply()
+    harness.sandbox.set_setting("example.com", "tls_client_auth", "off")
+    writes = harness.sandbox.write_count()
+
+    harness.apply(mode="refresh-only")
+
+    assert harness.sandbox.write_count() == writes
+    recorded = harness.state().get("aop_global.main")
+    assert recorded is not None and recorded.attributes["enabled"] is False
+    plan = harness.plan().plan
+    assert not plan.drift  # the state now knows
+    assert [(c.action, str(c.address)) for c in plan.changes] == [
+        (Action.UPDATE, "aop_global.main")
+    ]

@@ -29,11 +29,16 @@ from engine_helpers import (
     write_config,
 )
 
+from planner.errors import PlanError
 from planner.plan_model import Action
 from planner.render import render_json, render_text
-from planner.errors import PlanError
 
 CERTS = EXAMPLES / "certs"
+ROTATE = {"app_release": "2027"}
+
+
+def pem(name: str) -> str:
+    return (CERTS / name).read_text(encoding="utf-8")
 
 
 def actions(harness: Harness, variables: dict[str, str] | None = None) -> set[tuple[str, str]]:
@@ -179,6 +184,65 @@ def test_identical_certificate_is_adopted_not_uploaded(tmp_path: Path, clock: Fa
     harness.assert_converged()
 
 
+def test_rotation_adopts_a_replacement_already_uploaded(tmp_path: Path, clock: FakeClock) -> None:
+    """What an apply killed between its upload and its state write leaves behind."""
+    harness = per_hostname(tmp_path, clock)
+    sandbox = harness.sandbox
+    old_id = harness.remote_id("aop_hostname_certificate.app")
+    uploaded = sandbox.seed_hostname_certificate("example.com", pem("app-2027.crt.pem"))
+
+    plan = harness.plan(ROTATE).plan
+
+    [change] = [c for c in plan.changes if str(c.address) == "aop_hostname_certificate.app"]
+    assert change.action is Action.REPLACE and uploaded in change.reason
+    assert not [op for op in plan.operations if op.description.startswith("POST")]
+    start = len(sandbox.requests)
+    harness.apply(ROTATE)
+    assert requests_since(sandbox, start)["POST"] == 0
+    assert [c.id for c in live_certificates(sandbox, "example.com")] == [uploaded]
+    assert set(bindings(sandbox, "example.com").values()) == {(uploaded, True)}
+    assert harness.remote_id("aop_hostname_certificate.app") == uploaded != old_id
+    harness.assert_converged(ROTATE)
+    assert_zero_downtime(sandbox)
+
+
+def test_failed_upload_of_the_replacement_is_deleted_first(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Cloudflare refuses a certificate it still lists, even one whose deployment failed."""
+    harness = per_hostname(tmp_path, clock)
+    sandbox = harness.sandbox
+    old_id = harness.remote_id("aop_hostname_certificate.app")
+    failed = sandbox.seed_hostname_certificate(
+        "example.com", pem("app-2027.crt.pem"), status="deployment_timed_out"
+    )
+
+    plan = harness.plan(ROTATE).plan
+
+    descriptions = [op.description for op in plan.operations]
+    [delete] = [i for i, text in enumerate(descriptions) if failed in text]
+    [upload] = [i for i, text in enumerate(descriptions) if text.startswith("POST")]
+    assert delete < upload
+    harness.apply(ROTATE)
+    [cert] = live_certificates(sandbox, "example.com")
+    assert cert.id not in (old_id, failed)
+    assert set(bindings(sandbox, "example.com").values()) == {(cert.id, True)}
+    harness.assert_converged(ROTATE)
+    assert_zero_downtime(sandbox)
+
+
+def test_replace_of_an_unchanged_certificate_is_refused(tmp_path: Path, clock: FakeClock) -> None:
+    harness = per_hostname(tmp_path, clock)
+    writes = harness.sandbox.write_count()
+
+    with pytest.raises(PlanError) as raised:
+        harness.plan(replace=["aop_hostname_certificate.app"])
+
+    [reason] = raised.value.reasons
+    assert "--replace aop_hostname_certificate.app" in reason
+    assert harness.sandbox.write_count() == writes
+
+
 # -- safety rails ----------------------------------------------------------------------------
 
 
@@ -225,17 +289,22 @@ def test_prevent_destroy_blocks_replacing_a_guarded_certificate(
         "prevent_destroy": True
     }
     path.write_text(json.dumps(document), encoding="utf-8")
+    renewed = make_leaf("shop.example.net", sans=["shop.example.net"])
+    (harness.directory / "certs" / "shop-2026.crt.pem").write_text(renewed.cert_pem)
+    (harness.directory / "certs" / "shop-2026.key.pem").write_text(renewed.key_pem)
     writes = harness.sandbox.write_count()
 
     with pytest.raises(PlanError) as raised:
-        harness.plan(replace=["aop_hostname_certificate.shop"])
+        harness.plan()  # a new certificate means replacing the guarded one
 
     [reason] = raised.value.reasons
     assert "aop_hostname_certificate.shop" in reason and "prevent_destroy" in reason
     assert harness.sandbox.write_count() == writes
 
 
-def test_flexible_ssl_mode_without_aop_ssl_mode_is_refused(tmp_path: Path, clock: FakeClock) -> None:
+def test_flexible_ssl_mode_without_aop_ssl_mode_is_refused(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     harness = Harness(tmp_path / "cfg", make_sandbox(clock), clock)
     write_config(
         harness.directory,
@@ -270,7 +339,9 @@ def test_eleventh_hostname_certificate_is_refused_before_any_write(
 # -- targeting -------------------------------------------------------------------------------
 
 
-def test_target_plans_only_the_target_and_its_dependencies(tmp_path: Path, clock: FakeClock) -> None:
+def test_target_plans_only_the_target_and_its_dependencies(
+    tmp_path: Path, clock: FakeClock
+) -> None:
     harness = per_hostname(tmp_path, clock, applied=False)
 
     plan = harness.plan(targets=["aop_hostname_binding.app"]).plan
@@ -320,9 +391,10 @@ def test_certificate_in_state_plans_without_its_key(tmp_path: Path, clock: FakeC
     key_from_variable(harness.directory)
 
     assert not harness.plan().plan.has_changes
-    with pytest.raises(PlanError, match="needs its private key") as raised:
+    with pytest.raises(PlanError) as raised:
         harness.plan({"app_release": "2027"})  # a rotation must upload: now the key is needed
-    assert "app_key" in raised.value.reasons[0]
+    [reason] = raised.value.reasons
+    assert "needs its private key" in reason and "app_key" in reason
 
 
 # -- request counts ----------------------------------------------------------------------------

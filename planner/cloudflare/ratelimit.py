@@ -29,6 +29,7 @@ from dataclasses import dataclass
 DEFAULT_LIMIT = 1200
 DEFAULT_WINDOW = 300.0
 DEFAULT_MARGIN = 0.1
+_MIN_WAIT = 0.001
 _EPSILON = 1e-9
 
 
@@ -119,6 +120,8 @@ class RateLimiter:
                 if wait <= 0:
                     self._in_flight += 1
                     return waited
+            # At least a millisecond: a shorter wait may not move a coarse (or fake) clock at all.
+            wait = max(wait, _MIN_WAIT)
             self._sleep(wait)
             waited += wait
 

@@ -1,0 +1,212 @@
+"""plan / apply / destroy through the command line (click's CliRunner) on the `--sandbox`.
+
+The `--sandbox` account lives in `.aopctl/sandbox.json` in the configuration directory; tests
+inspect it with `open_persistent(...).snapshot()`. Deployment and deletion delays are zero so
+nothing waits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from engine_helpers import (
+    STATE_FILE,
+    assert_no_key_material,
+    copy_example,
+    example_key_files,
+    key_fragments,
+)
+
+from planner.cli import main
+from planner.sandbox import Sandbox, default_path, open_persistent
+
+ENV = {
+    "AOPCTL_SANDBOX_DEPLOY_DELAY": "0",
+    "AOPCTL_SANDBOX_DELETE_DELAY": "0",
+    "CLOUDFLARE_API_TOKEN": "",
+    "CLOUDFLARE_API_KEY": "",
+    "NO_COLOR": "1",
+}
+
+
+@dataclass
+class Cli:
+    """Runs aopctl in one configuration directory and keeps everything it printed."""
+
+    directory: Path
+    transcript: list[str] = field(default_factory=list)
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        runner = CliRunner(env=ENV)
+        argv = ["--chdir", str(self.directory), "--sandbox", *args]
+        result = runner.invoke(main, argv, input=input, catch_exceptions=False)
+        self.transcript += [result.stdout, result.stderr]
+        assert "Traceback" not in result.output and "internal error" not in result.output
+        return result
+
+    def sandbox(self) -> Sandbox:
+        return open_persistent(default_path(self.directory)).snapshot()
+
+    def state(self) -> dict[str, object]:
+        data: dict[str, object] = json.loads((self.directory / STATE_FILE).read_text())
+        return data
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Iterator[Cli]:
+    yield Cli(copy_example("per-hostname", tmp_path))
+
+
+def test_plan_apply_then_plan_is_empty(cli: Cli) -> None:
+    planned = cli("plan", "--detailed-exitcode")
+    assert planned.exit_code == 2, planned.output
+    assert "Plan: 6 to add, 0 to change, 0 to destroy." in planned.stdout
+
+    applied = cli("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    assert "Apply complete!" in applied.stdout
+
+    again = cli("plan", "--detailed-exitcode")
+    assert again.exit_code == 0, again.output
+    assert "No changes." in again.stdout
+    sandbox = cli.sandbox()
+    assert len(sandbox.account.associations) == 3
+    assert sandbox.check_zero_downtime() == []
+
+
+def test_answering_no_changes_nothing(cli: Cli) -> None:
+    result = cli("apply", input="no\n")
+
+    assert result.exit_code == 1
+    assert "Only 'yes' will be accepted" in result.stdout
+    assert "cancelled" in result.stderr.lower()
+    assert cli.sandbox().write_count() == 0
+    state_file = cli.directory / STATE_FILE
+    assert not state_file.exists() or json.loads(state_file.read_text())["resources"] == []
+
+
+def test_answering_yes_applies(cli: Cli) -> None:
+    result = cli("apply", input="yes\n")
+
+    assert result.exit_code == 0, result.output
+    assert cli("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_saved_plan_applies_once_then_is_stale(cli: Cli) -> None:
+    plan_file = cli.directory / "rotation.plan.json"
+    assert cli("apply", "--auto-approve").exit_code == 0
+    saved = cli("plan", "--var", "app_release=2027", "--out", str(plan_file))
+    assert saved.exit_code == 0, saved.output
+
+    applied = cli("apply", str(plan_file))
+    assert applied.exit_code == 0, applied.output
+    assert "Apply complete! Resources: 0 imported, 1 added, 1 changed, 1 destroyed." in (
+        applied.stdout
+    )
+    assert cli("plan", "--var", "app_release=2027", "--detailed-exitcode").exit_code == 0
+
+    writes = cli.sandbox().write_count()
+    stale = cli("apply", str(plan_file))  # the state moved on when the plan was applied
+    assert stale.exit_code == 1
+    assert "stale" in stale.stderr and "state changed" in stale.stderr
+    assert cli.sandbox().write_count() == writes
+
+
+def test_saved_plan_refused_after_an_out_of_band_change(cli: Cli) -> None:
+    plan_file = cli.directory / "first.plan.json"
+    assert cli("plan", "--out", str(plan_file)).exit_code == 0
+    with open_persistent(default_path(cli.directory)).edit() as sandbox:
+        sandbox.set_setting("example.com", "ssl", "strict")
+
+    refused = cli("apply", str(plan_file))
+
+    assert refused.exit_code == 1 and "stale" in refused.stderr
+    assert cli.sandbox().write_count() == 0
+
+
+def test_tampered_saved_plan_is_refused(cli: Cli) -> None:
+    plan_file = cli.directory / "first.plan.json"
+    assert cli("plan", "--out", str(plan_file)).exit_code == 0
+    body = json.loads(plan_file.read_text())
+    body["plan"]["changes"] = []
+    plan_file.write_text(json.dumps(body))
+
+    refused = cli("apply", str(plan_file))
+
+    assert refused.exit_code == 1 and "checksum" in refused.stderr
+    assert cli.sandbox().write_count() == 0
+
+
+def test_prevent_destroy_exits_1_without_writing(cli: Cli) -> None:
+    assert cli("apply", "--auto-approve").exit_code == 0
+    writes = cli.sandbox().write_count()
+
+    result = cli("destroy", "--auto-approve")
+
+    assert result.exit_code == 1
+    assert "aop_hostname_binding.shop" in result.stderr and "prevent_destroy" in result.stderr
+    assert cli.sandbox().write_count() == writes
+
+
+def test_deployment_timed_out_exits_1_naming_the_object(cli: Cli) -> None:
+    assert cli("apply", "--auto-approve").exit_code == 0
+    with open_persistent(default_path(cli.directory)).edit() as sandbox:
+        sandbox.faults.add("deployment_timed_out", method="POST")
+
+    failed = cli("apply", "--auto-approve", "--var", "app_release=2027")
+
+    assert failed.exit_code == 1
+    assert "aop_hostname_certificate.app" in failed.stderr
+    assert "deployment_timed_out" in failed.stderr
+    rerun = cli("apply", "--auto-approve", "--var", "app_release=2027")
+    assert rerun.exit_code == 0, rerun.output
+    assert cli("plan", "--var", "app_release=2027", "--detailed-exitcode").exit_code == 0
+    sandbox = cli.sandbox()
+    now = sandbox.clock()
+    live = [c for c in sandbox.account.certificates.values() if c.visible_at(now)]
+    assert len([c for c in live if not c.deleted(now)]) == 2  # app and shop, nothing else
+    assert sandbox.check_zero_downtime() == []
+
+
+def test_no_private_key_in_any_output(cli: Cli, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    plan_file = cli.directory / "saved.plan.json"
+    runs = [
+        cli("plan", "--format", "json"),
+        cli("plan", "--format", "markdown"),
+        cli("plan", "--out", str(plan_file)),
+        cli("apply", "--auto-approve"),
+        cli("plan", "--var", "app_release=2027", "--format", "json"),
+        cli("apply", "--auto-approve", "--var", "app_release=2027"),
+        cli("show"),
+        cli("output", "--json"),
+    ]
+    assert all(r.exit_code == 0 for r in runs), [r.output for r in runs]
+
+    fragments = key_fragments(*example_key_files())
+    assert fragments
+    assert_no_key_material("\n".join(cli.transcript), fragments, "the command output")
+    assert_no_key_material(caplog.text, fragments, "the logs")
+    assert_no_key_material(plan_file.read_text(), fragments, "the saved plan")
+    assert_no_key_material((cli.directory / STATE_FILE).read_text(), fragments, "the state")
+    sandbox_file = default_path(cli.directory).read_text()
+    assert_no_key_material(sandbox_file, fragments, "the sandbox's request log")
+
+
+def test_debug_logging_shows_calls_but_no_key(cli: Cli, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    runner = CliRunner(env=ENV)
+    argv = ["--chdir", str(cli.directory), "--sandbox", "--log-level", "debug"]
+
+    outcome = runner.invoke(main, [*argv, "apply", "--auto-approve"], catch_exceptions=False)
+
+    assert outcome.exit_code == 0, outcome.output
+    assert "/hostnames/certificates" in caplog.text  # the debug log shows the uploads
+    fragments = key_fragments(*example_key_files())
+    assert_no_key_material(caplog.text + outcome.output, fragments, "the debug log")

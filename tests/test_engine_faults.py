@@ -1,0 +1,196 @@
+"""Applies through a misbehaving API: 429 storms, 5xx, lost responses, Cloudflare timeouts.
+
+Each scenario arms faults in the sandbox, applies (a first apply or a rotation), then applies
+again without faults. Whatever the first run did, the second must converge with exactly one
+certificate per certificate resource, no orphan and no zero-downtime violation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from conftest import FakeClock
+from engine_helpers import (
+    Harness,
+    assert_zero_downtime,
+    bindings,
+    harness_for_example,
+    live_certificates,
+)
+
+from planner.errors import ApplyError
+from planner.sandbox import Sandbox
+
+UPLOADS = "*/origin_tls_client_auth/hostnames/certificates"
+ROTATE = {"app_release": "2027"}
+
+
+def assert_one_certificate_per_resource(harness: Harness) -> None:
+    """Every live hostname certificate is the one the state names: no duplicate, no orphan."""
+    state = harness.state()
+    for zone in ("example.com", "example.net"):
+        zone_id = harness.sandbox.zone_id(zone)
+        managed = sorted(
+            r.remote_id or ""
+            for r in state.resources
+            if r.type == "aop_hostname_certificate" and r.zone_id == zone_id
+        )
+        live = sorted(c.id for c in live_certificates(harness.sandbox, zone))
+        assert live == managed, f"{zone}: live {live}, state {managed}"
+        assert all(not r.attributes.get("deposed") for r in state.resources), (
+            "a superseded certificate is still recorded"
+        )
+        for cert_id, _ in bindings(harness.sandbox, zone).values():
+            assert cert_id in managed
+
+
+def storm_429(sandbox: Sandbox) -> None:
+    sandbox.faults.add("rate_limited", times=4, retry_after=1)
+
+
+def server_errors(sandbox: Sandbox) -> None:
+    sandbox.faults.add("server_error", method="POST", path=UPLOADS, times=2, status=503)
+    sandbox.faults.add("server_error", method="PUT", path="*/hostnames", times=2, status=502,
+                       html=True)  # fmt: skip
+    sandbox.faults.add("server_error", method="GET", times=1, status=503)
+
+
+def lost_upload_response(sandbox: Sandbox) -> None:
+    sandbox.faults.add("lost_response", method="POST", path=UPLOADS, times=1)
+
+
+def connection_resets(sandbox: Sandbox) -> None:
+    sandbox.faults.add("connection_reset", method="PUT", times=2)
+    sandbox.faults.add("connection_reset", method="GET", times=1)
+
+
+def app_zone(sandbox: Sandbox) -> str:
+    return f"*/zones/{sandbox.zone_id('example.com')}/*"
+
+
+def deployment_timeout(sandbox: Sandbox) -> None:
+    sandbox.faults.add("deployment_timed_out", method="POST", path=app_zone(sandbox))
+
+
+def deletion_timeout(sandbox: Sandbox) -> None:
+    sandbox.faults.add("deletion_timed_out", method="DELETE", path=app_zone(sandbox))
+
+
+TRANSIENT: list[Callable[[Sandbox], None]] = [
+    storm_429,
+    server_errors,
+    lost_upload_response,
+    connection_resets,
+]
+
+
+def prepared(tmp_path: Path, clock: FakeClock, phase: str) -> Harness:
+    harness = harness_for_example("per-hostname", tmp_path, clock)
+    if phase == "rotation":
+        harness.apply()
+    return harness
+
+
+def variables(phase: str) -> dict[str, str]:
+    return ROTATE if phase == "rotation" else {}
+
+
+@pytest.mark.parametrize("phase", ["first apply", "rotation"])
+@pytest.mark.parametrize("arm", TRANSIENT, ids=lambda arm: arm.__name__)
+def test_transient_faults_are_retried(
+    tmp_path: Path, clock: FakeClock, phase: str, arm: Callable[[Sandbox], None]
+) -> None:
+    harness = prepared(tmp_path, clock, phase)
+    arm(harness.sandbox)
+
+    harness.apply(variables(phase))  # retries absorb every one of these faults
+
+    assert harness.sandbox.faults.pending == []  # each armed fault was actually hit
+    harness.apply(variables(phase))
+    harness.assert_converged(variables(phase))
+    assert_one_certificate_per_resource(harness)
+    assert_zero_downtime(harness.sandbox)
+
+
+def test_429_storm_waits_for_retry_after(tmp_path: Path, clock: FakeClock) -> None:
+    harness = prepared(tmp_path, clock, "first apply")
+    storm_429(harness.sandbox)
+    before = clock()
+
+    harness.apply()
+
+    assert harness.client.stats.rate_limited == 4
+    assert clock() - before >= 1  # the server's Retry-After was honoured (on the fake clock)
+    assert_one_certificate_per_resource(harness)
+
+
+def test_lost_upload_response_does_not_duplicate(tmp_path: Path, clock: FakeClock) -> None:
+    harness = prepared(tmp_path, clock, "rotation")
+    lost_upload_response(harness.sandbox)
+    start = len(harness.sandbox.requests)
+
+    harness.apply(ROTATE)
+
+    posts = [r for r in harness.sandbox.requests[start:] if r.method == "POST"]
+    assert [r.status for r in posts] == [None]  # sent once, answer lost, adopted by fingerprint
+    assert_one_certificate_per_resource(harness)
+    harness.assert_converged(ROTATE)
+
+
+@pytest.mark.parametrize("phase", ["first apply", "rotation"])
+def test_deployment_timed_out_is_an_error_a_rerun_resumes(
+    tmp_path: Path, clock: FakeClock, phase: str
+) -> None:
+    harness = prepared(tmp_path, clock, phase)
+    deployment_timeout(harness.sandbox)
+
+    with pytest.raises(ApplyError) as raised:
+        harness.apply(variables(phase))
+
+    assert "aop_hostname_certificate.app" in raised.value.message
+    assert "deployment_timed_out" in raised.value.message
+    assert_zero_downtime(harness.sandbox)  # nothing was bound to the failed certificate
+    harness.apply(variables(phase))
+    harness.assert_converged(variables(phase))
+    assert_one_certificate_per_resource(harness)
+    assert_zero_downtime(harness.sandbox)
+
+
+def test_deletion_timed_out_is_an_error_a_rerun_resumes(tmp_path: Path, clock: FakeClock) -> None:
+    harness = prepared(tmp_path, clock, "rotation")
+    old_id = harness.remote_id("aop_hostname_certificate.app")
+    deletion_timeout(harness.sandbox)
+
+    with pytest.raises(ApplyError) as raised:
+        harness.apply(ROTATE)
+
+    assert old_id in raised.value.message and "deletion_timed_out" in raised.value.message
+    app = harness.state().get("aop_hostname_certificate.app")
+    assert app is not None and app.attributes.get("deposed") == [old_id]
+    harness.apply(ROTATE)
+    harness.assert_converged(ROTATE)
+    assert_one_certificate_per_resource(harness)
+    assert_zero_downtime(harness.sandbox)
+
+
+def test_deploy_timeout_of_our_own_names_the_object(tmp_path: Path, clock: FakeClock) -> None:
+    harness = prepared(tmp_path, clock, "first apply")
+    impatient = harness.settings.__class__(
+        poll_initial=0.5, poll_max=0.5, deploy_timeout=1.0, sleep=clock.sleep, clock=clock
+    )
+
+    with pytest.raises(ApplyError) as raised:
+        harness.apply(settings=impatient)  # the sandbox needs 2 s to deploy
+
+    assert "aop_hostname_certificate." in raised.value.message
+    assert "--deploy-timeout" in raised.value.message
+    plan = harness.plan().plan
+    assert {c.action.value for c in plan.changes if c.address.type.endswith("certificate")} <= {
+        "wait"
+    }
+    harness.apply()
+    harness.assert_converged()
+    assert_one_certificate_per_resource(harness)
+    assert_zero_downtime(harness.sandbox)
