@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -234,6 +234,11 @@ class _Executor:
 
     # -- steps ---------------------------------------------------------------------------------
 
+    def run_batch(self, batch: list[Step], items: Mapping[Step, Planned]) -> list[str]:
+        if len(batch) > 1:
+            return self.run_bindings(batch, items)
+        return [self.run(batch[0], items[batch[0]])]
+
     def run(self, step: Step, item: Planned) -> str:
         kind, action = step.address.type, item.change.action
         if step.phase == "destroy":
@@ -243,16 +248,14 @@ class _Executor:
             if kind in ("aop_zone_certificate", "aop_hostname_certificate"):
                 return self._delete_certificate(step, item)
             if kind == "aop_hostname_binding":
-                self._void(item)
-                self._forget(item)
-                return f"voided {len(item.void)} hostname(s)"
+                return self.run_bindings([step], {step: item})[0]
             self._write_setting(item, False if kind != "aop_ssl_mode" else None)
             self._forget(item)
             return "turned off"
         if kind in ("aop_zone_certificate", "aop_hostname_certificate"):
             return self._certificate(step, item)
         if kind == "aop_hostname_binding":
-            return self._bind(item)
+            return self.run_bindings([step], {step: item})[0]
         return self._setting(item)
 
     def _certificate(self, step: Step, item: Planned) -> str:
@@ -373,24 +376,37 @@ class _Executor:
             self._forget(item)
         return f"deleted {cert_id}"
 
-    def _void(self, item: Planned) -> None:
-        if item.void:
-            updates = [AssociationUpdate(h, cert_id, None) for h, cert_id in item.void]
-            self.api.put_hostname_associations(item.change.zone_id or "", updates)
+    def run_bindings(self, steps: list[Step], items: Mapping[Step, Planned]) -> list[str]:
+        """Binding writes of one zone that are ready together, sent as one PUT .../hostnames.
 
-    def _bind(self, item: Planned) -> str:
-        values = self._resolved(item)
-        cert_id = values.get("certificate_id")
-        if not isinstance(cert_id, str):
-            raise ApplyError(f"{item.change.address}: certificate_id is not known")
-        enabled = bool(values.get("enabled", True))
-        hostnames = list(values.get("hostnames") or [])
-        updates = [AssociationUpdate(h, cert_id, enabled) for h in hostnames]
-        updates += [AssociationUpdate(h, old, None) for h, old in item.void]
-        self.api.put_hostname_associations(item.change.zone_id or "", updates)
-        attributes = {"hostnames": hostnames, "certificate_id": cert_id, "enabled": enabled}
-        self._put(item, _resource_state(item, self._zone(item), None, attributes, {}))
-        return f"bound {len(hostnames)} hostname(s) to {cert_id}"
+        An association belongs to its hostname, and the planner never voids a hostname that a
+        binding claims, so the entries of one batch never contradict each other."""
+        updates: list[AssociationUpdate] = []
+        records: list[tuple[Planned, ResourceState | None]] = []
+        messages = []
+        for step in steps:
+            item = items[step]
+            voids = [AssociationUpdate(h, cert_id, None) for h, cert_id in item.void]
+            if step.phase == "destroy":
+                updates += voids
+                records.append((item, None))
+                messages.append(f"voided {len(voids)} hostname(s)")
+                continue
+            values = self._resolved(item)
+            cert_id = values.get("certificate_id")
+            if not isinstance(cert_id, str):
+                raise ApplyError(f"{item.change.address}: certificate_id is not known")
+            enabled = bool(values.get("enabled", True))
+            hostnames = list(values.get("hostnames") or [])
+            if item.change.action is not Action.IMPORT:
+                updates += [AssociationUpdate(h, cert_id, enabled) for h in hostnames] + voids
+            attributes = {"hostnames": hostnames, "certificate_id": cert_id, "enabled": enabled}
+            records.append((item, _resource_state(item, self._zone(item), None, attributes, {})))
+            messages.append(f"bound {len(hostnames)} hostname(s) to {cert_id}")
+        if updates:
+            self.api.put_hostname_associations(items[steps[0]].change.zone_id or "", updates)
+        self.writer.update(lambda doc: _recorded(doc, records))
+        return messages
 
     def _write_setting(self, item: Planned, value: Any) -> None:
         zone_id = item.change.zone_id or ""
@@ -438,6 +454,27 @@ def _without_deposed(doc: StateDocument, address: str, cert_id: str) -> StateDoc
     return doc.with_resource(replace(current, attributes=attributes))
 
 
+def _recorded(
+    doc: StateDocument, records: list[tuple[Planned, ResourceState | None]]
+) -> StateDocument:
+    for item, state in records:
+        doc = doc.with_resource(state) if state else doc.without(str(item.change.address))
+    return doc
+
+
+def _batches(ready: list[Step], items: Mapping[Step, Planned]) -> list[list[Step]]:
+    """Ready steps in batches: the binding writes of one zone share one PUT."""
+    batches: list[list[Step]] = []
+    per_zone: dict[str, list[Step]] = {}
+    for step in ready:
+        item = items[step]
+        if step.address.type == "aop_hostname_binding" and item.change.action is not Action.FORGET:
+            per_zone.setdefault(item.change.zone_id or "", []).append(step)
+        else:
+            batches.append([step])
+    return batches + [per_zone[zone] for zone in sorted(per_zone)]
+
+
 def apply_plan(
     result: PlanResult,
     api: Api,
@@ -468,31 +505,37 @@ def _run_all(executor: _Executor, outcome: ApplyOutcome, settings: ApplySettings
     finished: set[Step] = set()
     failures: list[str] = []
     with ThreadPoolExecutor(max_workers=settings.parallelism) as pool:
-        running: dict[Future[str], Step] = {}
+        running: dict[Future[list[str]], list[Step]] = {}
         while waiting or running:
             if not failures:
-                for step in sorted(s for s, deps in waiting.items() if deps <= finished):
-                    del waiting[step]
-                    executor.reporter.step_started(str(step), step_verb(schedule.items[step], step))
-                    running[pool.submit(executor.run, step, schedule.items[step])] = step
+                ready = sorted(s for s, deps in waiting.items() if deps <= finished)
+                for batch in _batches(ready, schedule.items):
+                    for step in batch:
+                        del waiting[step]
+                        verb = step_verb(schedule.items[step], step)
+                        executor.reporter.step_started(str(step), verb)
+                    running[pool.submit(executor.run_batch, batch, schedule.items)] = batch
             if not running:
                 break
             completed, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in completed:
-                step = running.pop(future)
+                batch = running.pop(future)
                 try:
-                    message = future.result()
+                    messages = future.result()
                 except AopctlError as exc:
-                    failures.append(f"{step}: {exc.message}")
-                    outcome.not_done.append(str(step))
+                    failures.append(f"{', '.join(map(str, batch))}: {exc.message}")
+                    outcome.not_done.extend(map(str, batch))
                     continue
                 except Exception as exc:
-                    failures.append(f"{step}: unexpected {type(exc).__name__}: {exc}")
-                    outcome.not_done.append(str(step))
+                    failures.append(
+                        f"{', '.join(map(str, batch))}: unexpected {type(exc).__name__}: {exc}"
+                    )
+                    outcome.not_done.extend(map(str, batch))
                     continue
-                finished.add(step)
-                outcome.done.append(str(step))
-                executor.reporter.step_finished(str(step), message)
+                for step, message in zip(batch, messages, strict=True):
+                    finished.add(step)
+                    outcome.done.append(str(step))
+                    executor.reporter.step_finished(str(step), message)
     outcome.not_done.extend(str(s) for s in sorted(waiting))
     if failures:
         raise ApplyError(

@@ -91,6 +91,8 @@ def _dependencies(step: Step, items: dict[Step, Planned]) -> set[Step]:
             found |= {
                 s for s in zone if s.phase == "apply" and s.address.type == "aop_zone_certificate"
             }
+        if step.address.type == "aop_hostname_binding":
+            found |= _binding_barrier(zone)
         return found
     if step.remote_id and step.address in applies:  # the old half of a replacement
         return {applies[step.address]} | {
@@ -98,7 +100,21 @@ def _dependencies(step: Step, items: dict[Step, Planned]) -> set[Step]:
             for s, p in items.items()
             if s.phase == "apply" and p.config is not None and step.address in p.config.dependencies
         }
-    return _before_destroy(step, items, zone)
+    found = _before_destroy(step, items, zone)
+    if step.address.type == "aop_hostname_binding":
+        found |= _binding_barrier(zone)
+    return found
+
+
+def _binding_barrier(zone: list[Step]) -> set[Step]:
+    """The binding writes of a zone all wait for the zone's new certificates and SSL mode, so
+    they become ready together and go out as one PUT .../hostnames (apply batches them); the
+    voids of hostnames leaving the configuration go with the re-pointing, as SPEC §4 orders."""
+    return {
+        s
+        for s in zone
+        if s.phase == "apply" and s.address.type in ("aop_hostname_certificate", "aop_ssl_mode")
+    }
 
 
 def _before_destroy(step: Step, items: dict[Step, Planned], zone: list[Step]) -> set[Step]:

@@ -334,3 +334,37 @@ def test_refresh_only_apply_records_drift_without_writing(tmp_path: Path, clock:
     assert [(c.action, str(c.address)) for c in plan.changes] == [
         (Action.UPDATE, "aop_global.main")
     ]
+
+
+def test_bindings_of_one_zone_share_one_put(tmp_path: Path, clock: FakeClock) -> None:
+    """Three bindings of one zone, ready together, are written with a single PUT."""
+    directory = tmp_path / "three"
+    (directory / "certs").mkdir(parents=True)
+    resources: dict[str, dict[str, object]] = {
+        "aop_ssl_mode": {"main": {"zone": "example.com", "mode": "full"}},
+        "aop_hostname_certificate": {},
+        "aop_hostname_binding": {},
+    }
+    for name in ("a", "b", "c"):
+        issued = make_leaf(f"{name}.example.com", sans=(f"{name}.example.com",))
+        (directory / "certs" / f"{name}.crt.pem").write_text(issued.cert_pem)
+        (directory / "certs" / f"{name}.key.pem").write_text(issued.key_pem)
+        resources["aop_hostname_certificate"][name] = {
+            "zone": "example.com",
+            "certificate": f'${{file("certs/{name}.crt.pem")}}',
+            "private_key": f'${{file("certs/{name}.key.pem")}}',
+        }
+        resources["aop_hostname_binding"][name] = {
+            "zone": "example.com",
+            "hostnames": [f"{name}{i}.example.com" for i in range(3)],
+            "certificate_id": f"${{aop_hostname_certificate.{name}.id}}",
+        }
+    write_config(directory, {"resource": resources})
+    harness = Harness(directory, make_sandbox(clock, ("example.com",)), clock)
+
+    harness.apply()
+
+    assert hostname_puts_since(harness.sandbox, 0) == 1
+    assert len(bindings(harness.sandbox, "example.com")) == 9
+    harness.assert_converged()
+    assert_zero_downtime(harness.sandbox)

@@ -665,7 +665,7 @@ def test_concurrent_applies_from_separate_processes_exactly_one_proceeds(
         wait_until(pg.waiting_for_lock, "the third apply waits for the lock")
         first_out, first_err = first.communicate("yes\n", timeout=60)
         assert first.returncode == 0, first_err
-        assert "Apply complete! Resources: 0 imported, 2 added" in first_out
+        assert "Apply complete! Resources: 2 added" in first_out
         waiting_out, waiting_err = waiting.communicate(timeout=60)
         assert waiting.returncode == 0, waiting_err
         assert "No changes." in waiting_out

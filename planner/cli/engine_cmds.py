@@ -214,8 +214,9 @@ def run_apply(
     summary = result.plan.summary
     elapsed = time.monotonic() - started
     requests = client.stats.total - before
+    imported = f"{summary.imported} imported, " if summary.imported else ""
     click.secho(
-        f"\n{verb} complete! Resources: {summary.imported} imported, {summary.add} added, "
+        f"\n{verb} complete! Resources: {imported}{summary.add} added, "
         f"{summary.change} changed, {summary.destroy} destroyed. "
         f"[{elapsed:.1f}s, {requests} API requests]",
         fg="green",
