@@ -350,6 +350,9 @@ def _binding_action(
         return Action.CREATE, ""
     if leaving:
         needs["void"] = leaving
+    handed_over = sorted(set(prior.attributes.get("hostnames", [])) - set(hostnames) - set(leaving))
+    if handed_over:  # no write of its own: another binding re-points them, the state follows
+        needs["hand over"] = handed_over
     if needs:
         return Action.UPDATE, "; ".join(f"{verb} {', '.join(h)}" for verb, h in needs.items())
     return None, ""

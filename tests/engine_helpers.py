@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import FakeClock
 
 from planner import __version__
@@ -33,7 +35,7 @@ from planner.model import Address
 from planner.plan import PlanOptions, PlanResult, make_plan
 from planner.sandbox import Sandbox
 from planner.sandbox.model import Certificate
-from state import LocalBackend, StateDocument
+from state import LocalBackend, StateBackend, StateDocument
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -90,6 +92,49 @@ def make_sandbox(
     )
 
 
+def _local_backend(directory: Path) -> StateBackend:
+    return LocalBackend(directory / STATE_FILE, aopctl_version=__version__)
+
+
+# The state backend every Harness uses; the `state_backend` fixture switches it.
+_backend_factory: Callable[[Path], StateBackend] = _local_backend
+
+
+@pytest.fixture(params=["local", "postgres"])
+def state_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Runs a test once with the local state file and once with the PostgreSQL backend."""
+    global _backend_factory
+    if request.param == "local":
+        yield "local"
+        return
+    from pg_support import DSN, scratch_schema
+
+    from state.postgres import EMERGENCY_FILE, PostgresBackend
+
+    made: list[PostgresBackend] = []
+
+    def postgres(directory: Path) -> StateBackend:
+        backend = PostgresBackend(
+            DSN,
+            schema=schema,
+            workspace=uuid.uuid4().hex[:12],
+            aopctl_version=__version__,
+            emergency_path=directory / EMERGENCY_FILE,
+        )
+        made.append(backend)
+        return backend
+
+    with scratch_schema("aopctl_engine") as schema:
+        _backend_factory = postgres
+        try:
+            yield "postgres"
+            assert made, "the test never used a Harness, so it never touched PostgreSQL"
+        finally:
+            _backend_factory = _local_backend
+            for backend in made:
+                backend.close()
+
+
 class Harness:
     """One configuration directory, its local state and a sandbox, driven in-process."""
 
@@ -106,7 +151,7 @@ class Harness:
             # magnitude, below a float's resolution there, so they would never elapse.
             rate_limiter=RateLimiter(1_000_000, clock=clock, sleep=clock.sleep),
         )
-        self.backend = LocalBackend(directory / STATE_FILE, aopctl_version=__version__)
+        self.backend: StateBackend = _backend_factory(directory)
         self.reporter = RecordingReporter()
         self.settings = ApplySettings(
             parallelism=10,

@@ -27,12 +27,16 @@ from engine_helpers import (
     make_sandbox,
     requests_since,
     setting,
+    state_backend,  # noqa: F401  (the fixture, used through pytestmark)
     write_config,
     zone_aop_enabled,
 )
 
 from planner.errors import PlanError
 from planner.plan_model import Action
+
+# Every test here runs against both state backends (the local file and PostgreSQL).
+pytestmark = pytest.mark.usefixtures("state_backend")
 
 
 def fingerprint(pem_path: Path) -> str:

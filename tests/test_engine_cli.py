@@ -106,9 +106,7 @@ def test_saved_plan_applies_once_then_is_stale(cli: Cli) -> None:
 
     applied = cli("apply", str(plan_file))
     assert applied.exit_code == 0, applied.output
-    assert "Apply complete! Resources: 1 added, 1 changed, 1 destroyed." in (
-        applied.stdout
-    )
+    assert "Apply complete! Resources: 1 added, 1 changed, 1 destroyed." in (applied.stdout)
     assert cli("plan", "--var", "app_release=2027", "--detailed-exitcode").exit_code == 0
 
     writes = cli.sandbox().write_count()

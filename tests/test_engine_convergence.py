@@ -13,9 +13,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from certgen import Issued, make_leaf
 from conftest import FakeClock
-from engine_helpers import Harness, bindings, live_certificates, make_sandbox, write_config
+from engine_helpers import (
+    Harness,
+    bindings,
+    live_certificates,
+    make_sandbox,
+    state_backend,  # noqa: F401  (the fixture, used by pytestmark)
+    write_config,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +33,9 @@ CERTIFICATES: dict[str, Issued] = {
     for name in ("alpha", "beta", "gamma")
 }
 HOSTNAMES = tuple(f"h{i}.example.com" for i in range(6))
+
+# Every test here runs against both state backends (the local file and PostgreSQL).
+pytestmark = pytest.mark.usefixtures("state_backend")
 
 
 @st.composite
@@ -69,7 +80,11 @@ def _expected_bindings(document: dict[str, Any], harness: Harness) -> dict[str, 
 @settings(
     max_examples=12,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 @given(st.lists(configurations(), min_size=1, max_size=3))
 def test_any_sequence_of_configurations_converges(documents: list[dict[str, Any]]) -> None:

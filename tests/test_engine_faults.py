@@ -18,6 +18,7 @@ from engine_helpers import (
     bindings,
     harness_for_example,
     live_certificates,
+    state_backend,  # noqa: F401  (the fixture, used through pytestmark)
 )
 
 from planner.errors import ApplyError
@@ -25,6 +26,9 @@ from planner.sandbox import Sandbox
 
 UPLOADS = "*/origin_tls_client_auth/hostnames/certificates"
 ROTATE = {"app_release": "2027"}
+
+# Every test here runs against both state backends (the local file and PostgreSQL).
+pytestmark = pytest.mark.usefixtures("state_backend")
 
 
 def assert_one_certificate_per_resource(harness: Harness) -> None:

@@ -26,6 +26,7 @@ from engine_helpers import (
     make_sandbox,
     requests_since,
     setting,
+    state_backend,  # noqa: F401  (the fixture, used through pytestmark)
     write_config,
 )
 
@@ -35,6 +36,9 @@ from planner.render import render_json, render_text
 
 CERTS = EXAMPLES / "certs"
 ROTATE = {"app_release": "2027"}
+
+# Every test here runs against both state backends (the local file and PostgreSQL).
+pytestmark = pytest.mark.usefixtures("state_backend")
 
 
 def pem(name: str) -> str:

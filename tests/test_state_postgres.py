@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -35,6 +35,7 @@ from engine_helpers import (
     live_certificates,
     make_sandbox,
 )
+from pg_support import DSN, connect_admin, scratch_schema
 
 from planner.cli import main
 from planner.errors import ApplyError
@@ -53,27 +54,19 @@ from state import (
     StateSecretError,
     read_state_file,
 )
-from state.postgres import DSN_VARIABLE, advisory_key, redact
+from state.postgres import DSN_VARIABLE, advisory_key
 
 if TYPE_CHECKING:
     from psycopg import Connection
     from psycopg.rows import TupleRow
 
 ROOT = Path(__file__).resolve().parents[1]
-DSN = os.environ.get("AOPCTL_TEST_PG_DSN") or "postgresql://postgres@127.0.0.1:5432/test"
 ZONE = "0123456789abcdef0123456789abcdef"
 AOPCTL = [sys.executable, "-c", "from planner.cli import main; main()"]
 PASSWORD = "S3cret-Pw-4242"
 
 
 # --- the server ----------------------------------------------------------------------------
-
-
-def unavailable(reason: str) -> NoReturn:
-    message = f"no PostgreSQL for the postgres backend tests ({reason}); set AOPCTL_TEST_PG_DSN"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @dataclass
@@ -91,21 +84,12 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    try:
-        import psycopg
-        from psycopg import sql
-    except ImportError:
-        unavailable("psycopg is not installed")
-    try:
-        admin = psycopg.connect(DSN, autocommit=True, connect_timeout=5)
-    except psycopg.Error as exc:
-        unavailable(f"cannot connect: {redact(str(exc)).splitlines()[0]}")
-    schema = f"aopctl_test_{uuid.uuid4().hex[:12]}"
-    try:
-        yield Server(DSN, schema, admin)
-    finally:
-        admin.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-        admin.close()
+    with scratch_schema() as schema:
+        admin = connect_admin()
+        try:
+            yield Server(DSN, schema, admin)
+        finally:
+            admin.close()
 
 
 @dataclass
