@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 from certgen import make_leaf
 from conftest import FakeClock
-from engine_helpers import Harness, harness_for_example
+from engine_helpers import (
+    Harness,
+    harness_for_example,
+    state_backend,  # noqa: F401  (a fixture `harness` uses)
+)
 
 from planner.drift import (
     CATEGORIES,
@@ -34,7 +38,8 @@ EXAMPLE_EXPIRY = datetime(2036, 12, 1, 16, 52, 33, tzinfo=UTC)
 
 
 @pytest.fixture
-def harness(tmp_path: Path, clock: FakeClock) -> Harness:
+def harness(tmp_path: Path, clock: FakeClock, state_backend: str) -> Harness:  # noqa: F811
+    """The per-hostname example applied, its state in each backend in turn."""
     applied = harness_for_example("per-hostname", tmp_path, clock)
     applied.apply()
     return applied
