@@ -19,7 +19,7 @@ from planner.cloudflare.types import AssociationUpdate
 from planner.config import Configuration
 from planner.config.templates import Deferred, Reference
 from planner.errors import AopctlError, ApplyError, NotFoundError
-from planner.live import Api, LiveCertificate
+from planner.live import Api, LiveCertificate, certificate_attributes
 from planner.plan import Planned, PlanResult
 from planner.plan_model import Action
 from planner.schedule import Step, build
@@ -102,16 +102,7 @@ def _certificate_state(
     public_key: str | None,
     deposed: list[str],
 ) -> ResourceState:
-    attributes: dict[str, Any] = {
-        "id": cert.id,
-        "status": cert.status,
-        "expires_on": cert.expires_on.isoformat() if cert.expires_on else None,
-        "issuer": cert.issuer,
-        "serial_number": getattr(cert, "serial_number", None),
-        "signature": cert.signature,
-        "uploaded_on": cert.uploaded_on.isoformat() if cert.uploaded_on else None,
-        "fingerprint_sha256": fingerprint,
-    }
+    attributes = certificate_attributes(cert, fingerprint)
     if deposed:
         attributes["deposed"] = sorted(deposed)
     fingerprints = {"certificate_sha256": fingerprint}

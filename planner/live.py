@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from planner import certs
 from planner.cloudflare.types import (
@@ -175,3 +175,17 @@ class Refresher:
 
     def _name_of(self, zone_id: str) -> str:
         return next((z.name for z in self._zones.values() if z.id == zone_id), zone_id)
+
+
+def certificate_attributes(cert: LiveCertificate, fingerprint: str | None) -> dict[str, Any]:
+    """A live certificate's attributes as the state and the plan record them."""
+    return {
+        "id": cert.id,
+        "status": cert.status,
+        "expires_on": cert.expires_on.isoformat() if cert.expires_on else None,
+        "issuer": cert.issuer,
+        "serial_number": getattr(cert, "serial_number", None),
+        "signature": cert.signature,
+        "uploaded_on": cert.uploaded_on.isoformat() if cert.uploaded_on else None,
+        "fingerprint_sha256": fingerprint,
+    }

@@ -14,7 +14,7 @@ from typing import Any
 from planner.config import Configuration
 from planner.config.templates import Deferred, Reference
 from planner.errors import PlanError
-from planner.live import GONE, LiveZone, Needs, Refresher
+from planner.live import GONE, LiveZone, Needs, Refresher, certificate_attributes
 from planner.model import (
     MAX_HOSTNAME_CERTIFICATES_PER_ZONE,
     MAX_HOSTNAMES_PER_CERTIFICATE,
@@ -32,8 +32,6 @@ SETTING_OF = {
     "aop_global": "tls_client_auth",
     "aop_zone_settings": "zone_aop",
 }
-# Attributes known from the configuration's own PEM before Cloudflare sees it.
-LOCAL_CERT_ATTRIBUTES = ("fingerprint_sha256", "expires_on", "serial_number")
 DEPLOYING = ("initializing", "pending_deployment")
 
 
@@ -148,16 +146,7 @@ def _refresh(
 def live_attributes_of_certificate(live: LiveZone, cert_id: str, kind: str) -> dict[str, Any]:
     cert = live.certificate(kind, cert_id)
     assert cert is not None
-    return {
-        "id": cert.id,
-        "status": cert.status,
-        "expires_on": cert.expires_on.isoformat() if cert.expires_on else None,
-        "issuer": cert.issuer,
-        "serial_number": getattr(cert, "serial_number", None),
-        "signature": cert.signature,
-        "uploaded_on": cert.uploaded_on.isoformat() if cert.uploaded_on else None,
-        "fingerprint_sha256": live.fingerprints.get(cert.id),
-    }
+    return certificate_attributes(cert, live.fingerprints.get(cert.id))
 
 
 def live_attributes(prior: ResourceState, live: LiveZone) -> dict[str, Any] | None:
