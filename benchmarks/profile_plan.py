@@ -1,0 +1,237 @@
+"""The local CPU cost of `plan` at 10,000 hostnames in 100 zones, with zero API latency.
+
+    python -m benchmarks.profile_plan [--zones 100] [--hostnames-per-zone 100] [--top 25]
+
+Set-up (not measured): generate the configuration, apply it in-process against a `Sandbox`
+through its in-process transport (no delays, no rate limit), then plan once more while
+recording every response. The measurement runs in a fresh child process that plans the
+unchanged state exactly as `aopctl plan` does (load the configuration, read the state, refresh,
+compare, render), answered from the recorded responses: what remains is aopctl's own cost,
+not the sandbox's. It is timed once, then profiled with cProfile (zones read one after another
+then, because cProfile only sees its own thread); the child's peak RSS comes from `os.wait4`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.measure import run_process
+from benchmarks.scenarios import LAYOUTS, Scale, write_configuration
+from planner import __version__
+from planner.apply import ApplySettings, apply_plan
+from planner.cli.state_cmds import open_backend
+from planner.cloudflare import CloudflareClient, Credentials, RateLimiter
+from planner.config import VariableInputs, load_configuration
+from planner.live import LiveZone, Needs, Refresher
+from planner.plan import make_plan
+from planner.render import render_text
+from planner.sandbox import Sandbox
+from state import LockInfo, StateDocument
+
+BASE_URL = "https://api.cloudflare.com/client/v4"
+RESPONSES = "responses.json"
+Recorded = dict[str, tuple[int, dict[str, str], str]]
+
+
+class _Recording(httpx.BaseTransport):
+    """Passes requests on and keeps every answer, keyed by method and URL."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = inner
+        self.recorded: Recorded = {}
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        body = response.read()
+        key = f"{request.method} {request.url}"
+        self.recorded[key] = (response.status_code, dict(response.headers), body.decode())
+        return response
+
+
+class _Replaying(httpx.BaseTransport):
+    def __init__(self, recorded: Recorded) -> None:
+        self.recorded = recorded
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        status, headers, body = self.recorded[f"{request.method} {request.url}"]
+        return httpx.Response(status, headers=headers, content=body.encode(), request=request)
+
+
+class _Quiet:
+    def step_started(self, step: str, message: str) -> None: ...
+    def step_progress(self, step: str, message: str) -> None: ...
+    def step_finished(self, step: str, message: str) -> None: ...
+
+
+def _client(transport: httpx.BaseTransport) -> CloudflareClient:
+    return CloudflareClient(
+        Credentials.from_token("profile-token"),
+        base_url=BASE_URL,
+        transport=transport,
+        rate_limiter=RateLimiter(10**9),  # never waits: only CPU is measured here
+    )
+
+
+class _SerialRefresher(Refresher):
+    """Reads the zones one after another in the calling thread: cProfile sees only that one."""
+
+    def refresh(self, zones: Mapping[str, Needs]) -> dict[str, LiveZone]:
+        found = (self._zone(zone_id, needs) for zone_id, needs in sorted(zones.items()))
+        return {zone.zone_id: zone for zone in found}
+
+
+def plan_once(
+    directory: Path, transport: httpx.BaseTransport, refresher: type[Refresher] = Refresher
+) -> str:
+    """What `aopctl plan` does: load, read the state, refresh, compare, render."""
+    config = load_configuration(directory, VariableInputs(), env={})
+    state = open_backend(directory).read()
+    with _client(transport) as client:
+        result = make_plan(config, state, refresher(client))
+    return render_text(result.plan, color=False)
+
+
+class _MemoryBackend:
+    """The set-up's state, kept in memory: the local file is written once, at the end."""
+
+    def __init__(self) -> None:
+        self.document = StateDocument.empty(__version__)
+
+    def read(self) -> StateDocument:
+        return self.document
+
+    def write(self, doc: StateDocument, expected_serial: int) -> StateDocument:
+        assert expected_serial == self.document.serial
+        lineage = doc.lineage or str(uuid.uuid4())
+        self.document = replace(doc, lineage=lineage, serial=expected_serial + 1)
+        return self.document
+
+    def lock(self, operation: str, timeout: float = 0.0) -> LockInfo:
+        raise NotImplementedError
+
+    def unlock(self, lock: LockInfo) -> None:
+        raise NotImplementedError
+
+    def force_unlock(self, lock_id: str) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return "memory"
+
+
+def set_up(directory: Path, scale: Scale, layout: str) -> None:
+    """Apply the configuration in-process, then record the answers of an unchanged plan."""
+    write_configuration(directory, scale, layout)
+    sandbox = Sandbox(scale.zone_names(), rate_limit=None)
+    config = load_configuration(directory, VariableInputs(), env={})
+    memory = _MemoryBackend()
+    with _client(sandbox.transport()) as client:
+        result = make_plan(config, memory.read(), Refresher(client))
+        apply_plan(result, client, memory, _Quiet(), ApplySettings(poll_initial=0.01))
+    open_backend(directory).write(memory.document, expected_serial=0)
+    recording = _Recording(sandbox.transport())
+    plan_once(directory, recording)
+    (directory / RESPONSES).write_text(json.dumps(recording.recorded))
+
+
+def _timed(action: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.process_time()
+    value = action()
+    return value, time.process_time() - started
+
+
+def measure(directory: Path, top: int) -> dict[str, Any]:
+    """In the child: one timed plan, then one under cProfile."""
+    recorded: Recorded = json.loads((directory / RESPONSES).read_text())
+    transport = _Replaying(recorded)
+    text, cpu = _timed(lambda: plan_once(directory, transport))
+    if "No changes" not in text:
+        raise RuntimeError("the profiled plan is not the unchanged one:\n" + text[:2000])
+    # What `aopctl plan` would have used by now: interpreter start, imports, the plan.
+    process = {
+        "cpu_s": round(time.process_time(), 3),
+        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+    profiler = cProfile.Profile()
+    profiler.runcall(plan_once, directory, transport, _SerialRefresher)
+    return {
+        "plan_cpu_s": round(cpu, 3),
+        "process_after_plan": process,
+        "requests": len(recorded),
+        "top": _top(profiler, top),
+    }
+
+
+def _top(profiler: cProfile.Profile, count: int) -> str:
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(count)
+    stats.sort_stats("cumulative").print_stats(count)
+    return out.getvalue()
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.profile_plan", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--zones", type=int, default=100)
+    parser.add_argument("--hostnames-per-zone", type=int, default=100)
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="certificate",
+        help="One binding per certificate (default) or one per hostname.",
+    )
+    parser.add_argument("--top", type=int, default=25, help="How many functions to print.")
+    parser.add_argument("--out", type=Path, help="Also write the figures as JSON here.")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child's mode
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    if args.measure is not None:
+        print(json.dumps(measure(args.measure, args.top)))
+        return 0
+    scale = Scale.parse(f"{args.zones}x{args.hostnames_per_zone}")
+    with tempfile.TemporaryDirectory(prefix="aopctl-profile-") as temporary:
+        directory = Path(temporary)
+        started = time.perf_counter()
+        set_up(directory, scale, args.layout)
+        print(f"set-up ({scale.hostnames} hostnames applied): {time.perf_counter() - started:.1f}s")
+        command = [sys.executable, "-m", "benchmarks.profile_plan", f"--top={args.top}"]
+        usage = run_process([*command, f"--measure={directory}"], {}, directory / "child.log")
+    if usage.exit_code != 0:
+        print(usage.output, file=sys.stderr)
+        return 1
+    figures = json.loads(usage.output.splitlines()[-1])
+    print(figures.pop("top"))
+    figures.update(
+        hostnames=scale.hostnames,
+        zones=scale.zones,
+        layout=args.layout,
+        child_process_with_profiling=usage.as_dict(),
+    )
+    print(json.dumps(figures, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
