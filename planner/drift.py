@@ -3,7 +3,7 @@
 One `make_plan` run (through a read-only client, never applied, never saved) provides
 everything: its refresh (list endpoints only) is the live view, its drift section is what
 changed or vanished outside aopctl, and its changes are what apply would do. The findings come
-in six categories, per zone:
+in seven categories, per zone:
 
     changed    a managed object differs live from the state (attributes, old -> new)
     deleted    a managed object is gone live
@@ -12,6 +12,9 @@ in six categories, per zone:
     expiring   a live certificate expires within the window, or has expired (Cloudflare keeps
                expired certificates `active`, so the status alone says nothing)
     failed     a certificate Cloudflare left in deployment_timed_out / deletion_timed_out
+    origin     (only with `--check-origins`) an origin of a bound hostname that lets strangers
+               in, refuses the configured certificate, or could not be checked: the same
+               TLS check as `aopctl origin check`, at the address given by `--resolve`
 
 `pending` holds the plan's changes minus those that only undo drift already reported as
 `changed` or `deleted`: a toggle in the dashboard is one finding, not two, and `--fail-on
@@ -38,9 +41,16 @@ from typing import Any, Final
 import jsonschema
 
 from planner.config import Configuration
-from planner.errors import ConfigError, Diagnostic
+from planner.errors import AopctlError, ConfigError, Diagnostic
 from planner.live import GONE, LiveCertificate, LiveZone, Refresher
-from planner.model import RESOURCE_TYPES, UNKNOWN
+from planner.model import RESOURCE_TYPES, UNKNOWN, Address
+from planner.origin import (
+    OriginResult,
+    Verdict,
+    check_origin,
+    client_credentials,
+    identity_for_hostname,
+)
 from planner.plan import PlanOptions, make_plan
 from planner.plan_model import Action, AttributeDiff, Change, Drift
 from state import ResourceState, StateDocument
@@ -58,9 +68,13 @@ class Category(StrEnum):
     PENDING = "pending"
     EXPIRING = "expiring"
     FAILED = "failed"
+    ORIGIN = "origin"
 
 
 CATEGORIES: Final = tuple(Category)
+# A report without `--check-origins` says nothing about origins, so it does not list them.
+OFFLINE_CATEGORIES: Final = tuple(c for c in CATEGORIES if c is not Category.ORIGIN)
+DEFAULT_ORIGIN_PORT: Final = 443
 _ORDER: Final = {category: index for index, category in enumerate(CATEGORIES)}
 
 
@@ -138,6 +152,24 @@ class ZoneReport:
 
 
 @dataclass(frozen=True)
+class OriginOptions:
+    """`--check-origins`: the origin address of each hostname (`--resolve`), port, timeout."""
+
+    resolve: Mapping[str, str]
+    port: int = DEFAULT_ORIGIN_PORT
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class OriginCheck:
+    """Which bound hostnames `--check-origins` checked, and which it could not (no address)."""
+
+    port: int
+    checked: tuple[str, ...]
+    unresolved: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DriftReport:
     generated_at: datetime
     expiry_days: int
@@ -148,6 +180,12 @@ class DriftReport:
     suppressed: tuple[Suppressed, ...] = ()
     expired_ignores: tuple[IgnoreRule, ...] = ()
     problems: tuple[str, ...] = ()  # why apply would refuse the pending changes, if it would
+    origin_check: OriginCheck | None = None  # None: origins were not checked
+
+    @property
+    def categories(self) -> tuple[Category, ...]:
+        """The categories this report speaks for: `origin` only when origins were checked."""
+        return CATEGORIES if self.origin_check is not None else OFFLINE_CATEGORIES
 
     def counts(self) -> dict[Category, int]:
         counts = dict.fromkeys(CATEGORIES, 0)
@@ -190,9 +228,14 @@ def detect_drift(
     ignores: Sequence[IgnoreRule] = (),
     expiry_days: int = DEFAULT_EXPIRY_DAYS,
     now: datetime | None = None,
+    origins: OriginOptions | None = None,
 ) -> DriftReport:
-    """Plan against the state without applying or saving it, and sort what it found."""
+    """Plan against the state without applying or saving it, and sort what it found.
+
+    With `origins`, also check the origin of each bound hostname that has an address there.
+    """
     now = now or datetime.now(UTC)
+    bound = _config_bindings(config, origins) if origins is not None else {}
     result = make_plan(config, state, refresher, PlanOptions(strict=False))
     zones = sorted(result.live.values(), key=lambda zone: (zone.name, zone.zone_id))
     ownership = _Ownership.of(state)
@@ -205,6 +248,14 @@ def detect_drift(
         findings += _unmanaged_findings(zone, ownership)
         findings += _expiring_findings(zone, ownership, now, expiry_days)
         findings += _failed_findings(zone, ownership)
+    origin_check = None
+    if origins is not None:
+        origin_check = OriginCheck(
+            port=origins.port,
+            checked=tuple(sorted(h for h in bound if h in origins.resolve)),
+            unresolved=tuple(sorted(h for h in bound if h not in origins.resolve)),
+        )
+        findings += _origin_findings(config, bound, origins, zones)
     kept, suppressed, expired = _apply_ignores(findings, ignores, now.date())
     return DriftReport(
         generated_at=now,
@@ -216,6 +267,7 @@ def detect_drift(
         suppressed=tuple(sorted(suppressed, key=lambda s: s.finding.sort_key())),
         expired_ignores=expired,
         problems=result.problems,
+        origin_check=origin_check,
     )
 
 
@@ -494,6 +546,97 @@ def _zone_report(zone: LiveZone, ownership: _Ownership) -> ZoneReport:
     managed = sum(1 for cert_id in certificates if cert_id in ownership.certificates)
     managed += sum(1 for h in hostnames if (zone.zone_id, h) in ownership.hostnames)
     return ZoneReport(zone.name, zone.zone_id, managed, len(certificates) + len(hostnames))
+
+
+# -- origin ----------------------------------------------------------------------------------
+
+
+def _config_bindings(config: Configuration, origins: OriginOptions) -> dict[str, Address]:
+    """{hostname: binding} for each hostname an enabled binding of the configuration binds.
+
+    The first binding wins, as in `identity_for_hostname`. Raises AopctlError when `--resolve`
+    names a hostname no binding binds (a typo would otherwise go unchecked, silently).
+    """
+    bound: dict[str, Address] = {}
+    for address, resource in config.resources.items():
+        hostnames = resource.attributes.get("hostnames")
+        if address.type != "aop_hostname_binding" or resource.attributes.get("enabled") is not True:
+            continue
+        for hostname in hostnames if isinstance(hostnames, list) else []:
+            if isinstance(hostname, str):
+                bound.setdefault(hostname, address)
+    unknown = sorted(set(origins.resolve) - set(bound))
+    if unknown:
+        names = ", ".join(unknown)
+        raise AopctlError(
+            f"--resolve names hosts that no enabled aop_hostname_binding binds: {names}"
+        )
+    return bound
+
+
+def _check_one(config: Configuration, hostname: str, options: OriginOptions) -> OriginResult:
+    """`aopctl origin check https://HOSTNAME:PORT/ --resolve HOSTNAME:IP`, as a result.
+
+    A client identity that cannot be presented (no private key) is an `error` verdict: drift
+    reports it with the other findings instead of stopping.
+    """
+    url = f"https://{hostname}:{options.port}/"
+    try:
+        credentials = client_credentials(identity_for_hostname(config, hostname))
+        return check_origin(
+            url,
+            resolve=options.resolve[hostname],
+            client_cert_pem=credentials[0] if credentials else None,
+            client_key_pem=credentials[1] if credentials else None,
+            timeout=options.timeout,
+        )
+    except AopctlError as exc:  # messages name addresses and variables, never key material
+        return OriginResult(url, hostname, None, Verdict.ERROR, str(exc))
+
+
+def _zone_of(config: Configuration, binding: Address, zones: Sequence[LiveZone]) -> LiveZone | None:
+    wanted = config.resources[binding].zone
+    return next((z for z in zones if wanted in (z.name, z.zone_id)), None)
+
+
+def _origin_findings(
+    config: Configuration,
+    bound: Mapping[str, Address],
+    options: OriginOptions,
+    zones: Sequence[LiveZone],
+) -> list[Finding]:
+    findings = []
+    for hostname, binding in bound.items():
+        if hostname not in options.resolve:
+            continue
+        result = _check_one(config, hostname, options)
+        if result.ok:
+            continue
+        zone = _zone_of(config, binding, zones)
+        where = result.address or options.resolve[hostname]
+        findings.append(
+            Finding(
+                category=Category.ORIGIN,
+                zone=zone.name if zone else str(config.resources[binding].zone),
+                zone_id=zone.zone_id if zone else "",
+                resource_type=binding.type,
+                address=str(binding),
+                remote_id=hostname,
+                message=f"origin of {hostname} ({where}): {result.verdict.value}: {result.reason}",
+                facts={
+                    "hostname": hostname,
+                    "url": result.url,
+                    "origin_address": result.address,
+                    "verdict": result.verdict.value,
+                    "reason": result.reason,
+                    "probes": [
+                        {"presented": p.presented, "outcome": p.outcome, "detail": p.detail}
+                        for p in result.probes
+                    ],
+                },
+            )
+        )
+    return findings
 
 
 # -- aopctl.ignore.json -----------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Read-only by construction: the client is opened with `read_only=True` (it refuses anything but
 GET before sending it), the state is read without taking the lock, and nothing is written
-except the report file the user names with `--output`.
+except the report file the user names with `--output`. `--check-origins` only opens TLS
+connections to the addresses given with `--resolve`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import click
 
+from planner import origin
 from planner.cli import options
 from planner.cli.config_cmds import load, variable_options
 from planner.cli.engine_cmds import connect
@@ -20,8 +22,10 @@ from planner.cli.state_cmds import open_backend, state_errors
 from planner.drift import (
     CATEGORIES,
     DEFAULT_EXPIRY_DAYS,
+    DEFAULT_ORIGIN_PORT,
     Category,
     DriftReport,
+    OriginOptions,
     detect_drift,
     load_ignore_rules,
     parse_categories,
@@ -63,7 +67,11 @@ def _read_report(path: Path) -> DriftReport:
 
 
 def _check(
-    ctx: click.Context, var_pairs: tuple[str, ...], var_files: tuple[Path, ...], expiry_days: int
+    ctx: click.Context,
+    var_pairs: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    expiry_days: int,
+    origins: OriginOptions | None,
 ) -> DriftReport:
     chdir = options(ctx).chdir
     config = load(ctx, var_pairs, var_files)
@@ -72,8 +80,33 @@ def _check(
         state = open_backend(chdir).read()  # no lock: drift never writes the state
     with connect(ctx, read_only=True) as client:
         return detect_drift(
-            config, state, Refresher(client), ignores=ignores, expiry_days=expiry_days
+            config,
+            state,
+            Refresher(client),
+            ignores=ignores,
+            expiry_days=expiry_days,
+            origins=origins,
         )
+
+
+def _origin_options(
+    check_origins: bool, resolve: tuple[str, ...], port: int, timeout: float
+) -> OriginOptions | None:
+    if not check_origins:
+        if resolve:
+            raise _UsageError("--resolve is for --check-origins")
+        return None
+    return OriginOptions(origin.parse_resolve(resolve), port, timeout)
+
+
+def _effective_fail_on(
+    fail_on: frozenset[Category], report: DriftReport, explicit: bool
+) -> frozenset[Category]:
+    """`all` means the categories the report speaks for; naming `origin` needs an origin check."""
+    missing = fail_on - set(report.categories)
+    if missing and explicit:
+        raise _UsageError("--fail-on origin needs --check-origins (or a report made with it)")
+    return fail_on - missing
 
 
 class _UsageError(click.UsageError):
@@ -125,6 +158,35 @@ class DriftCommand(click.Command):
     type=click.Path(dir_okay=False, path_type=Path),
     help="Render a JSON report written earlier instead of checking (no API call).",
 )
+@click.option(
+    "--check-origins",
+    is_flag=True,
+    help="Also run `aopctl origin check` on each hostname an enabled binding binds and that "
+    "has a --resolve address; origins that let strangers in, refuse the configured "
+    "certificate, or cannot be checked are `origin` findings.",
+)
+@click.option(
+    "--resolve",
+    "resolve_entries",
+    multiple=True,
+    metavar="HOST:IP",
+    help="With --check-origins: the origin's own address for HOST (DNS gives Cloudflare's "
+    "edge), as curl --resolve (repeatable). Bound hostnames without one are listed, unchecked.",
+)
+@click.option(
+    "--origin-port",
+    type=click.IntRange(1, 65535),
+    default=DEFAULT_ORIGIN_PORT,
+    show_default=True,
+    help="With --check-origins: the port of every origin (https://HOST:PORT/).",
+)
+@click.option(
+    "--origin-timeout",
+    type=click.FloatRange(min=0.01),
+    default=10.0,
+    show_default=True,
+    help="With --check-origins: seconds per connection.",
+)
 @click.pass_context
 def drift(
     ctx: click.Context,
@@ -135,15 +197,29 @@ def drift(
     expiry_days: int,
     fail_on: frozenset[Category],
     from_report: Path | None,
+    check_origins: bool,
+    resolve_entries: tuple[str, ...],
+    origin_port: int,
+    origin_timeout: float,
 ) -> None:
     """Report drift between configuration, state and Cloudflare, read-only.
 
+    With --check-origins, also prove that each bound hostname's origin refuses connections
+    without a valid client certificate (see `aopctl origin check`), connecting to
+    https://HOST:PORT/ at the --resolve address of HOST. The default --fail-on all includes
+    `origin` only then.
+
     Exit 0 when nothing is found, 2 on findings in a --fail-on category, 1 on error.
     """
+    origins = _origin_options(check_origins, resolve_entries, origin_port, origin_timeout)
     if from_report is not None:
+        if origins is not None:
+            raise _UsageError("--check-origins checks live; --from-report only renders")
         report = _read_report(from_report)
     else:
-        report = _check(ctx, var_pairs, var_files, expiry_days)
+        report = _check(ctx, var_pairs, var_files, expiry_days, origins)
+    explicit = ctx.get_parameter_source("fail_on") is not click.core.ParameterSource.DEFAULT
+    fail_on = _effective_fail_on(fail_on, report, explicit and fail_on != set(CATEGORIES))
     color = options(ctx).color
     if output is not None:
         try:

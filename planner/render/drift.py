@@ -27,6 +27,7 @@ from planner.drift import (
     DriftReport,
     Finding,
     IgnoreRule,
+    OriginCheck,
     Suppressed,
     ZoneReport,
 )
@@ -53,6 +54,7 @@ _COLOUR: Final = {
     Category.PENDING: "yellow",
     Category.EXPIRING: "yellow",
     Category.FAILED: "red",
+    Category.ORIGIN: "red",
 }
 
 
@@ -105,9 +107,9 @@ def _zone_to_dict(zone: ZoneReport, findings: int) -> dict[str, Any]:
 def drift_report_to_dict(report: DriftReport) -> dict[str, Any]:
     """The report as JSON-ready data, following schemas/drift.schema.json."""
     counts = report.counts()
-    summary: dict[str, int] = {category.value: counts[category] for category in CATEGORIES}
+    summary: dict[str, int] = {category.value: counts[category] for category in report.categories}
     summary.update(total=len(report.findings), suppressed=len(report.suppressed))
-    return {
+    data: dict[str, Any] = {
         "format_version": DRIFT_FORMAT_VERSION,
         "generated_at": report.generated_at.isoformat(timespec="seconds"),
         "expiry_days": report.expiry_days,
@@ -124,6 +126,14 @@ def drift_report_to_dict(report: DriftReport) -> dict[str, Any]:
         "expired_ignores": [_rule_to_dict(rule) for rule in report.expired_ignores],
         "problems": [redact(problem) for problem in report.problems],
     }
+    if report.origin_check is not None:  # absent, not null: reports without it stay unchanged
+        check = report.origin_check
+        data["origin_check"] = {
+            "port": check.port,
+            "checked": list(check.checked),
+            "unresolved": list(check.unresolved),
+        }
+    return data
 
 
 def render_drift_json(report: DriftReport) -> str:
@@ -180,6 +190,7 @@ def drift_report_from_dict(data: Any) -> DriftReport:
     Sensitive attribute values were never written, so they come back as None.
     """
     validate_drift_dict(data)
+    check = data.get("origin_check")
     zones = tuple(
         ZoneReport(z["zone"], z["zone_id"], z["coverage"]["managed"], z["coverage"]["total"])
         for z in data["zones"]
@@ -197,6 +208,11 @@ def drift_report_from_dict(data: Any) -> DriftReport:
         ),
         expired_ignores=tuple(_rule_from_dict(item) for item in data["expired_ignores"]),
         problems=tuple(data["problems"]),
+        origin_check=(
+            OriginCheck(check["port"], tuple(check["checked"]), tuple(check["unresolved"]))
+            if check is not None
+            else None
+        ),
     )
 
 
@@ -227,13 +243,13 @@ def _headline(report: DriftReport) -> str:
 
 def _counts_line(report: DriftReport) -> str:
     counts = report.counts()
-    return ", ".join(f"{counts[category]} {category.value}" for category in CATEGORIES)
+    return ", ".join(f"{counts[category]} {category.value}" for category in report.categories)
 
 
 def _verdict(report: DriftReport, fail_on: Collection[Category]) -> str:
     counts = report.counts()
     failing = [
-        category.value for category in CATEGORIES if counts[category] and category in fail_on
+        category.value for category in report.categories if counts[category] and category in fail_on
     ]
     if failing:
         return f"The check fails: findings in {', '.join(failing)} (--fail-on)."
@@ -292,10 +308,17 @@ def _paint(text: str, color: bool, *styles: str) -> str:
     return f"\x1b[{codes}m{text}\x1b[0m" if color and codes and text else text
 
 
+def _probe_lines(finding: Finding) -> list[str]:
+    """An origin finding's TLS connections: what was presented, how the origin answered."""
+    probes = finding.facts.get("probes", []) if finding.category is Category.ORIGIN else []
+    return [f"{p['presented']}: {p['outcome']} ({p['detail']})" for p in probes]
+
+
 def _finding_text(finding: Finding, color: bool) -> list[str]:
     label = _paint(f"{finding.category.value:<9}", color, _COLOUR[finding.category])
     head = f"  {label}  {finding.subject}{_remote(finding)}: {redact(finding.message)}"
-    return [head] + [f"{' ' * 15}{symbol} {text}" for symbol, text in _attribute_lines(finding)]
+    details = [f"{symbol} {text}" for symbol, text in _attribute_lines(finding)]
+    return [head] + [f"{' ' * 15}{line}" for line in details + _probe_lines(finding)]
 
 
 def _zone_text(report: DriftReport, zone: ZoneReport, color: bool) -> str:
@@ -332,6 +355,15 @@ def _expired_text(rules: tuple[IgnoreRule, ...], color: bool) -> str:
     return "\n".join(lines)
 
 
+def _origin_lines(check: OriginCheck) -> list[str]:
+    """Which origins --check-origins checked (on which port), and which it could not."""
+    checked = ", ".join(check.checked) or "none"
+    lines = [f"origins checked on port {check.port}: {checked}"]
+    if check.unresolved:
+        lines.append(f"not checked (no --resolve address): {', '.join(check.unresolved)}")
+    return lines
+
+
 def _problems_text(problems: tuple[str, ...], color: bool) -> str:
     lines = [_paint("Note:", color, "bold") + " apply would refuse the pending changes:"]
     return "\n".join(lines + [f"  - {redact(problem)}" for problem in problems])
@@ -352,6 +384,9 @@ def render_drift_text(
         paragraphs.append(_expired_text(report.expired_ignores, color))
     if report.problems:
         paragraphs.append(_problems_text(report.problems, color))
+    if report.origin_check is not None:
+        lines = _origin_lines(report.origin_check)
+        paragraphs.append("\n".join([_paint("Note:", color, "bold") + f" {lines[0]}", *lines[1:]]))
     footer = f"Drift: {_counts_line(report)}.\n{_verdict(report, fail_on)}"
     paragraphs.append(_paint(footer, color, "bold"))
     return "\n\n".join(paragraphs) + "\n"
@@ -364,7 +399,7 @@ def _summary_table(report: DriftReport, fail_on: Collection[Category]) -> str:
     counts = report.counts()
     rows = [
         [category.value, str(counts[category]), "yes" if category in fail_on else "no"]
-        for category in CATEGORIES
+        for category in report.categories
     ]
     return md_table(["category", "findings", "fails the check"], rows, ("left", "right", "left"))
 
@@ -468,6 +503,9 @@ def render_drift_markdown(
             "### Apply would refuse the pending changes",
             "\n".join(f"- {md_cell(problem)}" for problem in report.problems),
         ]
+    if report.origin_check is not None:
+        notes = _origin_lines(report.origin_check)
+        parts += ["### Origins", "\n".join(f"- {md_cell(line)}" for line in notes)]
     parts.append(
         f"<sub>Generated {report.generated_at.isoformat(timespec='seconds')}; certificates "
         f"expiring within {report.expiry_days} days count as expiring.</sub>"
