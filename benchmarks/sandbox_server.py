@@ -15,7 +15,9 @@ under `/__bench/`, answered without latency and never recorded:
                                      start a fresh rate-limit window
     GET  /__bench/certificates       certificate id -> upload time (for deployment waits)
 
-`SandboxProcess` starts and drives that process from the harness.
+`SandboxProcess` starts and drives that process from the harness. The server stops on SIGTERM,
+or when its standard input reaches end of file: the harness holds it open, so a harness that
+dies never leaves a server behind.
 """
 
 from __future__ import annotations
@@ -67,25 +69,23 @@ class _BenchHandler:
             return _json(self._certificates())
         return _json({"error": f"no control route {method} {path}"}, 404)
 
+    # The harness calls these between runs, while no API request is in flight.
+
     def _requests(self, since: int) -> dict[str, Any]:
-        with self.sandbox._lock:  # the handler appends under the same lock
-            recorded = self.sandbox.requests
-            rows = [[r.method, r.path, r.time, r.status] for r in recorded[since:]]
-            return {"count": len(recorded), "requests": rows}
+        recorded = list(self.sandbox.requests)
+        rows = [[r.method, r.path, r.time, r.status] for r in recorded[since:]]
+        return {"count": len(recorded), "requests": rows}
 
     def _quota(self, body: Mapping[str, Any]) -> dict[str, Any]:
         limit = body.get("rate_limit")
-        with self.sandbox._lock:
-            self.sandbox.config = dataclasses.replace(
-                self.sandbox.config, rate_limit=(int(limit[0]), float(limit[1])) if limit else None
-            )
-            self.sandbox.account.rate_window = None
+        rate_limit = (int(limit[0]), float(limit[1])) if limit else None
+        self.sandbox.config = dataclasses.replace(self.sandbox.config, rate_limit=rate_limit)
+        self.sandbox.account.rate_window = None
         return {"rate_limit": limit}
 
     def _certificates(self) -> dict[str, Any]:
-        with self.sandbox._lock:
-            certificates = self.sandbox.account.certificates.values()
-            return {cert.id: cert.uploaded_on for cert in certificates}
+        certificates = list(self.sandbox.account.certificates.values())
+        return {cert.id: cert.uploaded_on for cert in certificates}
 
 
 def _json(payload: Any, status: int = 200) -> Response:
