@@ -74,47 +74,66 @@ def build(planned: list[Planned]) -> Schedule:
         # The old half of a replacement, unless it is a failed upload the apply step clears.
         if item.change.action is Action.REPLACE and item.change.remote_id not in item.clear:
             items[Step(item.change.address, "destroy", item.change.remote_id or "")] = item
-    dependencies = {step: _dependencies(step, items) for step in items}
+    index = _Index.of(items)
+    dependencies = {step: _dependencies(step, items, index) for step in items}
     return Schedule(items, dependencies)
 
 
-def _dependencies(step: Step, items: dict[Step, Planned]) -> set[Step]:
+@dataclass(frozen=True)
+class _Index:
+    """Lookups computed once, so building the graph stays linear in the number of steps."""
+
+    applies: dict[Address, Step]
+    zones: dict[str | None, list[Step]]
+    dependents: dict[Address, set[Step]]  # apply steps whose configuration refers to an address
+    barriers: dict[str | None, set[Step]]
+
+    @classmethod
+    def of(cls, items: dict[Step, Planned]) -> _Index:
+        applies = {s.address: s for s in items if s.phase == "apply"}
+        zones: dict[str | None, list[Step]] = {}
+        dependents: dict[Address, set[Step]] = {}
+        for step, item in items.items():
+            zones.setdefault(item.change.zone_id, []).append(step)
+            if step.phase == "apply" and item.config is not None:
+                for dependency in item.config.dependencies:
+                    dependents.setdefault(dependency, set()).add(step)
+        barriers = {zone: _binding_barrier(steps) for zone, steps in zones.items()}
+        return cls(applies, zones, dependents, barriers)
+
+
+def _dependencies(step: Step, items: dict[Step, Planned], index: _Index) -> set[Step]:
     item = items[step]
-    zone = [s for s in items if items[s].change.zone_id == item.change.zone_id and s != step]
-    applies = {s.address: s for s in items if s.phase == "apply"}
+    zone_id = item.change.zone_id
+    kind = step.address.type
     if step.phase == "apply":
         deps = item.config.dependencies if item.config is not None else ()
-        found = {applies[d] for d in deps if d in applies}
-        if step.address.type in ENABLERS:
-            found |= {s for s in zone if s.phase == "apply" and s.address.type == "aop_ssl_mode"}
-        if step.address.type == "aop_zone_settings":
-            found |= {
-                s for s in zone if s.phase == "apply" and s.address.type == "aop_zone_certificate"
-            }
-        if step.address.type == "aop_hostname_binding":
-            found |= _binding_barrier(zone)
-        return found
-    if step.remote_id and step.address in applies:  # the old half of a replacement
-        return {applies[step.address]} | {
-            s
-            for s, p in items.items()
-            if s.phase == "apply" and p.config is not None and step.address in p.config.dependencies
-        }
+        found = {index.applies[d] for d in deps if d in index.applies}
+        if kind in ENABLERS:
+            found |= _of_type(index.zones[zone_id], "aop_ssl_mode")
+        if kind == "aop_zone_settings":
+            found |= _of_type(index.zones[zone_id], "aop_zone_certificate")
+        if kind == "aop_hostname_binding":
+            found |= index.barriers[zone_id]
+        return found - {step}
+    if step.remote_id and step.address in index.applies:  # the old half of a replacement
+        return {index.applies[step.address]} | index.dependents.get(step.address, set())
+    zone = [s for s in index.zones[zone_id] if s != step]
     found = _before_destroy(step, items, zone)
-    if step.address.type == "aop_hostname_binding":
-        found |= _binding_barrier(zone)
-    return found
+    if kind == "aop_hostname_binding":
+        found |= index.barriers[zone_id]
+    return found - {step}
+
+
+def _of_type(steps: list[Step], kind: str) -> set[Step]:
+    return {s for s in steps if s.phase == "apply" and s.address.type == kind}
 
 
 def _binding_barrier(zone: list[Step]) -> set[Step]:
     """The binding writes of a zone all wait for the zone's new certificates and SSL mode, so
     they become ready together and go out as one PUT .../hostnames (apply batches them); the
     voids of hostnames leaving the configuration go with the re-pointing, as SPEC §4 orders."""
-    return {
-        s
-        for s in zone
-        if s.phase == "apply" and s.address.type in ("aop_hostname_certificate", "aop_ssl_mode")
-    }
+    return _of_type(zone, "aop_hostname_certificate") | _of_type(zone, "aop_ssl_mode")
 
 
 def _before_destroy(step: Step, items: dict[Step, Planned], zone: list[Step]) -> set[Step]:
