@@ -184,7 +184,7 @@ def certificate_attributes(cert: LiveCertificate, fingerprint: str | None) -> di
         "status": cert.status,
         "expires_on": cert.expires_on.isoformat() if cert.expires_on else None,
         "issuer": cert.issuer,
-        "serial_number": getattr(cert, "serial_number", None),
+        "serial_number": cert.serial_number,
         "signature": cert.signature,
         "uploaded_on": cert.uploaded_on.isoformat() if cert.uploaded_on else None,
         "fingerprint_sha256": fingerprint,

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from planner.errors import ApiError
 
@@ -88,8 +89,8 @@ class Setting:
 
 
 @dataclass(frozen=True)
-class ZoneCertificate:
-    """A zone-level AOP client certificate (`zone-authenticated-origin-pull`)."""
+class Certificate:
+    """What both kinds of AOP client certificate carry."""
 
     id: str
     certificate: str | None = field(default=None, repr=False)
@@ -97,48 +98,41 @@ class ZoneCertificate:
     expires_on: datetime | None = None
     issuer: str | None = None
     signature: str | None = None
+    serial_number: str | None = None  # documented for hostname certificates only
     uploaded_on: datetime | None = None
+
+    @staticmethod
+    def common_fields(data: JsonObject, what: str) -> dict[str, Any]:
+        return {
+            "id": _required_str(data, "id", what),
+            "certificate": _str(data, "certificate"),
+            "status": _str(data, "status"),
+            "expires_on": parse_datetime(data.get("expires_on")),
+            "issuer": _str(data, "issuer"),
+            "signature": _str(data, "signature"),
+            "serial_number": _str(data, "serial_number"),
+            "uploaded_on": parse_datetime(data.get("uploaded_on")),
+        }
+
+
+@dataclass(frozen=True)
+class ZoneCertificate(Certificate):
+    """A zone-level AOP client certificate (`zone-authenticated-origin-pull`)."""
+
     enabled: bool | None = None
 
     @classmethod
     def from_api(cls, data: JsonObject) -> ZoneCertificate:
-        return cls(
-            id=_required_str(data, "id", "zone certificate"),
-            certificate=_str(data, "certificate"),
-            status=_str(data, "status"),
-            expires_on=parse_datetime(data.get("expires_on")),
-            issuer=_str(data, "issuer"),
-            signature=_str(data, "signature"),
-            uploaded_on=parse_datetime(data.get("uploaded_on")),
-            enabled=_bool(data, "enabled"),
-        )
+        return cls(**cls.common_fields(data, "zone certificate"), enabled=_bool(data, "enabled"))
 
 
 @dataclass(frozen=True)
-class HostnameCertificate:
+class HostnameCertificate(Certificate):
     """A per-hostname AOP client certificate (`certificateObject-2`)."""
-
-    id: str
-    certificate: str | None = field(default=None, repr=False)
-    status: str | None = None
-    expires_on: datetime | None = None
-    issuer: str | None = None
-    signature: str | None = None
-    serial_number: str | None = None
-    uploaded_on: datetime | None = None
 
     @classmethod
     def from_api(cls, data: JsonObject) -> HostnameCertificate:
-        return cls(
-            id=_required_str(data, "id", "hostname certificate"),
-            certificate=_str(data, "certificate"),
-            status=_str(data, "status"),
-            expires_on=parse_datetime(data.get("expires_on")),
-            issuer=_str(data, "issuer"),
-            signature=_str(data, "signature"),
-            serial_number=_str(data, "serial_number"),
-            uploaded_on=parse_datetime(data.get("uploaded_on")),
-        )
+        return cls(**cls.common_fields(data, "hostname certificate"))
 
 
 @dataclass(frozen=True)
