@@ -156,3 +156,28 @@ def test_unknown_zone_is_one_clear_error(tmp_path: Path) -> None:
     assert "missing.example" in result.output
     assert "Traceback" not in result.output
     assert not list(tmp_path.glob("*.aop.json"))
+
+
+def test_generate_writes_its_state_to_the_postgres_backend(tmp_path: Path) -> None:
+    """With an `aopctl.state` block naming postgres, the generated state lands in the database
+    and the next plan, reading it from there, has nothing to do."""
+    from pg_support import DSN, connect_admin, scratch_schema
+
+    connect_admin().close()  # skips (or fails in CI) without a server
+    store = seed(tmp_path)
+    with scratch_schema("aopctl_generate") as schema:
+        backend_block = {"backend": "postgres", "schema": schema, "workspace": "generated"}
+        (tmp_path / "backend.aop.json").write_text(
+            json.dumps({"aopctl": {"state": backend_block}}, indent=2) + "\n"
+        )
+        env = {"AOPCTL_PG_DSN": DSN}
+
+        generated = aopctl(tmp_path, "generate", *ZONE_ARGS, env=env)
+        assert generated.exit_code == 0, generated.output
+        assert not (tmp_path / "aopctl.state.json").exists()
+
+        planned = aopctl(tmp_path, "plan", "--detailed-exitcode", env=env)
+        assert planned.exit_code == 0, planned.output
+        listed = aopctl(tmp_path, "state", "list", env=env)
+        assert "aop_hostname_certificate.app" in listed.output, listed.output
+        assert store.write_count() == 0
