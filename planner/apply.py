@@ -41,6 +41,9 @@ class Reporter(Protocol):
     def step_finished(self, step: str, message: str) -> None: ...
 
 
+STEADY_POLLS = 3  # polls at the initial interval before backing off
+
+
 @dataclass(frozen=True)
 class ApplySettings:
     parallelism: int = 10
@@ -186,7 +189,9 @@ class _Executor:
         start = self.settings.clock()
         interval, last_report = self.settings.poll_initial, start
         verb = "deploying" if goal == "active" else "deleting"
+        polls = 0
         while True:
+            polls += 1
             cert = fetch()
             status = cert.status if cert is not None else "deleted"
             if goal == "active" and status == "active":
@@ -205,7 +210,9 @@ class _Executor:
                 self.reporter.step_progress(str(step), f"still {verb}... [{int(elapsed)}s elapsed]")
                 last_report = self.settings.clock()
             self.settings.sleep(interval)
-            interval = min(interval * 2, self.settings.poll_max)
+            # Short deployments are seen within a poll interval; long ones back off.
+            if polls >= STEADY_POLLS:
+                interval = min(interval * 2, self.settings.poll_max)
 
     def _fetch(self, item: Planned, cert_id: str) -> Callable[[], LiveCertificate | None]:
         zone_id = item.change.zone_id or ""

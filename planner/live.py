@@ -7,7 +7,7 @@ number of hostnames or certificates.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -150,23 +150,43 @@ class Refresher:
         return found.id, found.name
 
     def refresh(self, zones: Mapping[str, Needs]) -> dict[str, LiveZone]:
-        """Read every zone in `zones` (keyed by zone id) concurrently."""
+        """Read every zone in `zones` (keyed by zone id): all reads of all zones run
+        concurrently on one bounded pool (the client's rate limiter paces them)."""
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
-            results = pool.map(lambda item: self._zone(*item), sorted(zones.items()))
-            return {zone.zone_id: zone for zone in results}
+            reads = {
+                zone_id: {name: pool.submit(read) for name, read in self._reads(zone_id, n).items()}
+                for zone_id, n in sorted(zones.items())
+            }
+            return {
+                zone_id: self._zone(zone_id, {name: f.result() for name, f in futures.items()})
+                for zone_id, futures in reads.items()
+            }
 
-    def _zone(self, zone_id: str, needs: Needs) -> LiveZone:
-        live = LiveZone(zone_id, self._name_of(zone_id))
-        live.ssl = self.api.get_setting(zone_id, "ssl").value
-        if "tls_client_auth" in needs.settings:
-            live.tls_client_auth = self.api.get_setting(zone_id, "tls_client_auth").value
-        if "zone_aop" in needs.settings:
-            live.zone_aop_enabled = self.api.get_zone_aop_enabled(zone_id)
-        live.zone_certificates = {c.id: c for c in self.api.list_zone_certificates(zone_id)}
-        live.hostname_certificates = {c.id: c for c in self.api.list_hostname_certificates(zone_id)}
-        live.associations = {
-            a.hostname: a for a in self.api.list_hostname_associations(zone_id, status="all")
+    def _reads(self, zone_id: str, needs: Needs) -> dict[str, Callable[[], Any]]:
+        api = self.api
+        reads: dict[str, Callable[[], Any]] = {
+            "ssl": lambda: api.get_setting(zone_id, "ssl").value,
+            "zone_certificates": lambda: api.list_zone_certificates(zone_id),
+            "hostname_certificates": lambda: api.list_hostname_certificates(zone_id),
+            "associations": lambda: api.list_hostname_associations(zone_id, status="all"),
         }
+        if "tls_client_auth" in needs.settings:
+            reads["tls_client_auth"] = lambda: api.get_setting(zone_id, "tls_client_auth").value
+        if "zone_aop" in needs.settings:
+            reads["zone_aop_enabled"] = lambda: api.get_zone_aop_enabled(zone_id)
+        return reads
+
+    def _zone(self, zone_id: str, results: Mapping[str, Any]) -> LiveZone:
+        live = LiveZone(
+            zone_id,
+            self._name_of(zone_id),
+            ssl=results["ssl"],
+            tls_client_auth=results.get("tls_client_auth"),
+            zone_aop_enabled=results.get("zone_aop_enabled"),
+            zone_certificates={c.id: c for c in results["zone_certificates"]},
+            hostname_certificates={c.id: c for c in results["hostname_certificates"]},
+            associations={a.hostname: a for a in results["associations"]},
+        )
         for cert in live.all_certificates():
             fingerprint = _fingerprint(cert.certificate)
             if fingerprint:
