@@ -133,55 +133,23 @@ def _merge(files: list[source.SourceFile]) -> tuple[_Merged, list[Diagnostic]]:
         else:
             table[key] = _Block(src, raw)
 
+    named_blocks = (
+        ("variable", merged.variables, "variable {!r}"),
+        ("locals", merged.locals, "local {!r}"),
+        ("output", merged.outputs, "output {!r}"),
+        ("aopctl", merged.settings, "aopctl.{}"),
+    )
     for file in files:
         data = source.strip_comments(file.data)
-        for name, raw in data.get("variable", {}).items():
-            add(
-                merged.variables,
-                name,
-                f"variable {name!r}",
-                file.name,
-                raw,
-                source.json_path("variable", name),
-            )
-        for name, raw in data.get("locals", {}).items():
-            add(
-                merged.locals,
-                name,
-                f"local {name!r}",
-                file.name,
-                raw,
-                source.json_path("locals", name),
-            )
+        for block, table, label in named_blocks:
+            for name, raw in data.get(block, {}).items():
+                path = source.json_path(block, name)
+                add(table, name, label.format(name), file.name, raw, path)
         for type_name, named in data.get("resource", {}).items():
             for name, raw in named.items():
                 address = Address(type_name, name)
-                add(
-                    merged.resources,
-                    address,
-                    str(address),
-                    file.name,
-                    raw,
-                    source.json_path("resource", type_name, name),
-                )
-        for name, raw in data.get("output", {}).items():
-            add(
-                merged.outputs,
-                name,
-                f"output {name!r}",
-                file.name,
-                raw,
-                source.json_path("output", name),
-            )
-        for key, raw in data.get("aopctl", {}).items():
-            add(
-                merged.settings,
-                key,
-                f"aopctl.{key}",
-                file.name,
-                raw,
-                source.json_path("aopctl", key),
-            )
+                path = source.json_path("resource", type_name, name)
+                add(merged.resources, address, str(address), file.name, raw, path)
     return merged, problems
 
 
