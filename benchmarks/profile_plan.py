@@ -22,9 +22,7 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +39,7 @@ from planner.live import LiveZone, Needs, Refresher
 from planner.plan import make_plan
 from planner.render import render_text
 from planner.sandbox import Sandbox
-from state import LockInfo, StateDocument
+from state.memory import MemoryBackend
 
 BASE_URL = "https://api.cloudflare.com/client/v4"
 RESPONSES = "responses.json"
@@ -91,7 +89,10 @@ class _SerialRefresher(Refresher):
     """Reads the zones one after another in the calling thread: cProfile sees only that one."""
 
     def refresh(self, zones: Mapping[str, Needs]) -> dict[str, LiveZone]:
-        found = (self._zone(zone_id, needs) for zone_id, needs in sorted(zones.items()))
+        found = (
+            self._zone(zone_id, {name: read() for name, read in self._reads(zone_id, n).items()})
+            for zone_id, n in sorted(zones.items())
+        )
         return {zone.zone_id: zone for zone in found}
 
 
@@ -106,40 +107,12 @@ def plan_once(
     return render_text(result.plan, color=False)
 
 
-class _MemoryBackend:
-    """The set-up's state, kept in memory: the local file is written once, at the end."""
-
-    def __init__(self) -> None:
-        self.document = StateDocument.empty(__version__)
-
-    def read(self) -> StateDocument:
-        return self.document
-
-    def write(self, doc: StateDocument, expected_serial: int) -> StateDocument:
-        assert expected_serial == self.document.serial
-        lineage = doc.lineage or str(uuid.uuid4())
-        self.document = replace(doc, lineage=lineage, serial=expected_serial + 1)
-        return self.document
-
-    def lock(self, operation: str, timeout: float = 0.0) -> LockInfo:
-        raise NotImplementedError
-
-    def unlock(self, lock: LockInfo) -> None:
-        raise NotImplementedError
-
-    def force_unlock(self, lock_id: str) -> None:
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        return "memory"
-
-
 def set_up(directory: Path, scale: Scale, layout: str) -> None:
     """Apply the configuration in-process, then record the answers of an unchanged plan."""
     write_configuration(directory, scale, layout)
     sandbox = Sandbox(scale.zone_names(), rate_limit=None)
     config = load_configuration(directory, VariableInputs(), env={})
-    memory = _MemoryBackend()
+    memory = MemoryBackend(__version__)  # the local file is written once, at the end
     with _client(sandbox.transport()) as client:
         result = make_plan(config, memory.read(), Refresher(client))
         apply_plan(result, client, memory, _Quiet(), ApplySettings(poll_initial=0.01))

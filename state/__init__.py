@@ -28,6 +28,7 @@ from state.errors import (
 )
 from state.local import LocalBackend
 from state.lock import LockInfo
+from state.memory import MemoryBackend
 from state.postgres import (
     EMERGENCY_FILE,
     HistoryEntry,
@@ -49,6 +50,7 @@ __all__ = [
     "LocalBackend",
     "LockInfo",
     "LockNotFoundError",
+    "MemoryBackend",
     "OutputState",
     "PostgresBackend",
     "ResourceState",

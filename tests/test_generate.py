@@ -35,7 +35,7 @@ from planner.errors import AopctlError, PlanError
 from planner.generate import GenerateReport, GenerateRequest, build_draft, generate, identifier
 from planner.live import LiveZone
 from planner.plan_model import Action
-from state import LockInfo, StateDocument
+from state.memory import MemoryBackend
 
 ZONES = ("example.com", "example.net", "example.org")
 NAME = re.compile(r"^[a-z_][a-z0-9_-]*$")
@@ -461,39 +461,9 @@ def test_other_configuration_files_conflict_unless_they_only_hold_settings(
     assert json.loads((harness.directory / "backend.aop.json").read_text()) == backend_block
 
 
-class MemoryBackend:
-    """Another StateBackend: the documents live in memory (as a remote store would hold them)."""
-
-    def __init__(self) -> None:
-        self.document = StateDocument.empty(__version__)
-
-    def read(self) -> StateDocument:
-        return self.document
-
-    def write(self, doc: StateDocument, expected_serial: int) -> StateDocument:
-        assert expected_serial == self.document.serial
-        lineage = self.document.lineage or "5b0c4d52-3a47-4e0a-9a56-9b6c3f4c0a11"
-        self.document = StateDocument(
-            doc.format_version, lineage, expected_serial + 1, __version__, doc.resources
-        )
-        return self.document
-
-    def lock(self, operation: str, timeout: float = 0.0) -> LockInfo:
-        raise NotImplementedError
-
-    def unlock(self, lock: LockInfo) -> None:
-        raise NotImplementedError
-
-    def force_unlock(self, lock_id: str) -> None:
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        return "memory"
-
-
 def test_works_with_any_state_backend(setup: Setup, clock: FakeClock) -> None:
     harness = setup.harness
-    backend = MemoryBackend()
+    backend = MemoryBackend(__version__)  # another StateBackend, as a remote store would be
 
     report = generate(harness.client, backend, GenerateRequest(ZONES, harness.directory))
 
