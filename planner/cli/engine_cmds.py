@@ -88,7 +88,6 @@ def render(result: PlanResult, fmt: str, color: bool) -> str:
 
 
 def _plan(
-    ctx: click.Context,
     config: Configuration | None,
     backend: StateBackend,
     client: CloudflareClient,
@@ -157,7 +156,7 @@ def plan(
     config = load(ctx, var_pairs, var_files)
     backend = open_backend(options(ctx).chdir)
     with connect(ctx, read_only=True) as client:
-        result = _plan(ctx, config, backend, client, plan_options)
+        result = _plan(config, backend, client, plan_options)
     click.echo(render(result, fmt, options(ctx).color), nl=False)
     if out is not None:
         write_plan_file(out, result, var_pairs, var_files)
@@ -210,7 +209,7 @@ def run_apply(
     before = client.stats.total
     settings = ApplySettings(deploy_timeout=deploy_timeout)
     with state_errors():
-        outcome = apply_plan(result, client, backend, CliReporter(options(ctx).color), settings)
+        apply_plan(result, client, backend, CliReporter(options(ctx).color), settings)
     summary = result.plan.summary
     elapsed = time.monotonic() - started
     requests = client.stats.total - before
@@ -221,7 +220,6 @@ def run_apply(
         f"[{elapsed:.1f}s, {requests} API requests]",
         fg="green",
     )
-    del outcome
 
 
 @dataclass(frozen=True)
@@ -253,7 +251,7 @@ def _apply_common(ctx: click.Context, request: ApplyRequest) -> None:
         locked(backend, operation, request.lock_timeout),
         connect(ctx) as client,
     ):
-        result = _plan(ctx, config, backend, client, plan_options)
+        result = _plan(config, backend, client, plan_options)
         if saved is not None:
             verify_replan(saved, result)
         else:
