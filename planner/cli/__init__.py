@@ -1,11 +1,14 @@
 """The aopctl command line: the only user of click.
 
 Commands parse options, call one core function, render, and map errors to exit codes. Each
-command group lives in its own module and is registered on `main` at the bottom of this file.
+command group lives in its own module, imported only when that command runs (`COMMANDS`): every
+invocation pays for the imports of the commands it does not use otherwise (httpx, jsonschema,
+cryptography, the sandbox...), which is most of aopctl's start-up time.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -54,8 +57,39 @@ def _internal_error(exc: BaseException) -> NoReturn:
     sys.exit(1)
 
 
+# Command name -> "module:attribute" of its click command, imported on first use.
+COMMANDS = {
+    "validate": "planner.cli.config_cmds:validate",
+    "fmt": "planner.cli.config_cmds:fmt",
+    "graph": "planner.cli.config_cmds:graph",
+    "cert": "planner.cli.cert_cmds:cert",
+    "state": "planner.cli.state_cmds:state",
+    "show": "planner.cli.state_cmds:show_cmd",
+    "output": "planner.cli.state_cmds:output",
+    "force-unlock": "planner.cli.state_cmds:force_unlock",
+    "plan": "planner.cli.engine_cmds:plan",
+    "apply": "planner.cli.engine_cmds:apply",
+    "destroy": "planner.cli.engine_cmds:destroy",
+    "import": "planner.cli.engine_cmds:import_cmd",
+    "sandbox": "planner.cli.sandbox_cmds:sandbox",
+    "origin": "planner.cli.origin_cmds:origin_group",
+    "drift": "planner.cli.drift_cmds:drift",
+    "generate": "planner.cli.generate_cmds:generate_cmd",
+}
+
+
 class AopctlGroup(click.Group):
-    """A click group that translates every error once, at the edge."""
+    """A click group that loads its commands lazily and translates every error once, at the edge."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            module_name, _, attribute = COMMANDS[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -108,13 +142,3 @@ def main(ctx: click.Context, chdir: Path, sandbox: bool, no_color: bool, log_lev
 def version() -> None:
     """Print aopctl's version."""
     click.echo(f"aopctl {__version__}")
-
-
-def _register() -> None:
-    # Imported here so each module can import `main`-free helpers from this package.
-    from planner.cli import commands
-
-    commands.register(main)
-
-
-_register()
