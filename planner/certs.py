@@ -393,14 +393,22 @@ def _iso(moment: datetime) -> str:
 
 
 def check_certificate(
-    cert: CertificateInfo, *, leaf_required: bool, now: datetime, warn_days: int = 30
+    cert: CertificateInfo,
+    *,
+    leaf_required: bool,
+    now: datetime,
+    warn_days: int = 30,
+    expired: Severity = "error",
 ) -> list[tuple[Severity, str]]:
-    """Problems Cloudflare (or the origin) would hit with this certificate."""
+    """Problems Cloudflare (or the origin) would hit with this certificate.
+
+    `expired` is the severity of an expired certificate: a report about it (drift) must still run.
+    """
     problems: list[tuple[Severity, str]] = []
     if cert.is_expired(now):
         ago = (now - cert.not_after).days
         problems.append(
-            ("error", f"certificate expired on {_date(cert.not_after)} ({ago} days ago)")
+            (expired, f"certificate expired on {_date(cert.not_after)} ({ago} days ago)")
         )
     elif cert.not_after - now <= timedelta(days=warn_days):
         days = cert.days_left(now)

@@ -215,6 +215,26 @@ def test_expiring_and_expired_certificates_are_expiring(workdir: Path) -> None:
     assert {f["remote_id"] for f in found(narrow, "expiring")} == {expired_id}
 
 
+def test_an_expired_certificate_in_the_configuration_is_reported_not_an_error(
+    workdir: Path,
+) -> None:
+    # A nightly job must still report when the configured certificate has expired; plan and
+    # apply refuse it.
+    old = make_leaf("app.example.com", sans=("app.example.com",), expired=True)
+    (workdir / "certs" / "app-old.crt.pem").write_text(old.cert_pem)
+    key_file = workdir / "certs" / "app-old.key.pem"
+    key_file.write_text(old.key_pem)
+    result = drift(workdir, "--format", "json", "--var", "app_release=old")
+    assert result.exit_code == 2, result.output
+    assert "certificate expired on" in result.stderr and "main.aop.json" in result.stderr
+    assert_no_key_material(result.stdout + result.stderr, key_fragments(key_file), "drift output")
+    data = json.loads(result.stdout)
+    assert ("pending", APP_CERT) in subjects(data)
+    planned = run(workdir, "--sandbox", "plan", "--var", "app_release=old")
+    assert planned.exit_code == 1
+    assert "certificate expired on" in planned.output and "main.aop.json" in planned.output
+
+
 def test_a_timed_out_certificate_is_failed(workdir: Path) -> None:
     pem = make_leaf("stuck.example.com").cert_pem
     with dashboard(workdir) as sandbox:

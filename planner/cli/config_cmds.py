@@ -33,14 +33,20 @@ def variable_options(function: F) -> F:
 
 
 def load(
-    ctx: click.Context, var_pairs: tuple[str, ...], var_files: tuple[Path, ...]
+    ctx: click.Context,
+    var_pairs: tuple[str, ...],
+    var_files: tuple[Path, ...],
+    *,
+    expired_is_error: bool = True,
 ) -> Configuration:
     try:
         cli_vars = parse_cli_vars(var_pairs)
     except ValueError as exc:
         raise AopctlError(str(exc)) from None
     inputs = VariableInputs(cli=cli_vars, files=var_files, env=dict(os.environ))
-    config = load_configuration(options(ctx).chdir, inputs, env=dict(os.environ))
+    config = load_configuration(
+        options(ctx).chdir, inputs, env=dict(os.environ), expired_is_error=expired_is_error
+    )
     for warning in config.warnings:
         click.secho(str(warning), fg="yellow", err=True)
     return config

@@ -19,7 +19,7 @@ from planner.config import schema, source, templates
 from planner.config.evaluate import Evaluated, Evaluator, MissingVariable
 from planner.config.templates import Deferred, Reference, TemplateError
 from planner.config.variables import Variable, VariableInputs, resolve
-from planner.errors import CertificateError, ConfigError, Diagnostic
+from planner.errors import CertificateError, ConfigError, Diagnostic, Severity
 from planner.graph import CycleFound, Graph
 from planner.model import (
     MAX_HOSTNAME_CERTIFICATES_PER_ZONE,
@@ -161,11 +161,13 @@ class _Loader:
         variables: Mapping[str, Variable],
         env: Mapping[str, str],
         now: datetime,
+        expired_severity: Severity,
     ) -> None:
         self.directory = directory
         self.merged = merged
         self.variables = variables
         self.now = now
+        self.expired_severity = expired_severity
         self.diagnostics: list[Diagnostic] = []
         self.evaluated: dict[Address, dict[str, Evaluated]] = {}
         self.certificates: dict[Address, certs.CertificateInfo] = {}
@@ -174,8 +176,8 @@ class _Loader:
         locals_raw = {name: block.raw for name, block in merged.locals.items()}
         self.evaluator = Evaluator(directory, variables, locals_raw, env, self._lookup)
 
-    def error(self, file: str, path: str, message: str, severity: str = "error") -> None:
-        self.diagnostics.append(Diagnostic(file, path, message, severity))  # type: ignore[arg-type]
+    def error(self, file: str, path: str, message: str, severity: Severity = "error") -> None:
+        self.diagnostics.append(Diagnostic(file, path, message, severity))
 
     # -- references and the graph ------------------------------------------------------------
 
@@ -389,7 +391,10 @@ class _Loader:
         values["certificate"] = Evaluated(info.pem, value.sensitive)
         self.certificates[address] = info
         leaf = address.type == "aop_hostname_certificate"
-        for severity, message in certs.check_certificate(info, leaf_required=leaf, now=self.now):
+        problems = certs.check_certificate(
+            info, leaf_required=leaf, now=self.now, expired=self.expired_severity
+        )
+        for severity, message in problems:
             self.error(file, f"{base}.certificate", message, severity)
         key = self.private_keys.get(address)
         pem = key.reveal() if key else None
@@ -511,9 +516,13 @@ def load_configuration(
     *,
     env: Mapping[str, str] | None = None,
     now: datetime | None = None,
+    expired_is_error: bool = True,
 ) -> Configuration:
     """Read, validate and evaluate every `*.aop.json` in `directory`; raise ConfigError listing
-    every problem found."""
+    every problem found.
+
+    An expired certificate is an error unless `expired_is_error` is False (drift reports it).
+    """
     inputs = inputs or VariableInputs()
     files, diagnostics = source.read_directory(directory)
     usable = []
@@ -525,7 +534,12 @@ def load_configuration(
     declared = {name: (b.file, b.raw) for name, b in merged.variables.items()}
     variables, variable_problems = resolve(declared, inputs)
     loader = _Loader(
-        directory, merged, variables, env if env is not None else {}, now or datetime.now(UTC)
+        directory,
+        merged,
+        variables,
+        env if env is not None else {},
+        now or datetime.now(UTC),
+        "error" if expired_is_error else "warning",
     )
     loader.diagnostics.extend(diagnostics + merge_problems + variable_problems)
     for address, block in sorted(merged.resources.items()):
