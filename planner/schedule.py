@@ -79,27 +79,38 @@ def build(planned: list[Planned]) -> Schedule:
     return Schedule(items, dependencies)
 
 
+Zone = str | None
+
+
 @dataclass(frozen=True)
 class _Index:
     """Lookups computed once, so building the graph stays linear in the number of steps."""
 
     applies: dict[Address, Step]
-    zones: dict[str | None, list[Step]]
     dependents: dict[Address, set[Step]]  # apply steps whose configuration refers to an address
-    barriers: dict[str | None, set[Step]]
+    by_type: dict[tuple[Zone, str, str], set[Step]]  # (zone, resource type, phase) -> steps
+    # (zone, address) -> destroy steps of that zone whose prior state depends on the address
+    destroyed_dependents: dict[tuple[Zone, str], set[Step]]
 
     @classmethod
     def of(cls, items: dict[Step, Planned]) -> _Index:
         applies = {s.address: s for s in items if s.phase == "apply"}
-        zones: dict[str | None, list[Step]] = {}
         dependents: dict[Address, set[Step]] = {}
+        by_type: dict[tuple[Zone, str, str], set[Step]] = {}
+        destroyed_dependents: dict[tuple[Zone, str], set[Step]] = {}
         for step, item in items.items():
-            zones.setdefault(item.change.zone_id, []).append(step)
+            zone = item.change.zone_id
+            by_type.setdefault((zone, step.address.type, step.phase), set()).add(step)
             if step.phase == "apply" and item.config is not None:
                 for dependency in item.config.dependencies:
                     dependents.setdefault(dependency, set()).add(step)
-        barriers = {zone: _binding_barrier(steps) for zone, steps in zones.items()}
-        return cls(applies, zones, dependents, barriers)
+            if step.phase == "destroy" and item.prior is not None:
+                for address in item.prior.dependencies:
+                    destroyed_dependents.setdefault((zone, address), set()).add(step)
+        return cls(applies, dependents, by_type, destroyed_dependents)
+
+    def steps(self, zone: Zone, kind: str, phase: str = "apply") -> set[Step]:
+        return self.by_type.get((zone, kind, phase), set())
 
 
 def _dependencies(step: Step, items: dict[Step, Planned], index: _Index) -> set[Step]:
@@ -110,55 +121,35 @@ def _dependencies(step: Step, items: dict[Step, Planned], index: _Index) -> set[
         deps = item.config.dependencies if item.config is not None else ()
         found = {index.applies[d] for d in deps if d in index.applies}
         if kind in ENABLERS:
-            found |= _of_type(index.zones[zone_id], "aop_ssl_mode")
+            found |= index.steps(zone_id, "aop_ssl_mode")
         if kind == "aop_zone_settings":
-            found |= _of_type(index.zones[zone_id], "aop_zone_certificate")
+            found |= index.steps(zone_id, "aop_zone_certificate")
         if kind == "aop_hostname_binding":
-            found |= index.barriers[zone_id]
+            found |= _binding_barrier(index, zone_id)
         return found - {step}
     if step.remote_id and step.address in index.applies:  # the old half of a replacement
         return {index.applies[step.address]} | index.dependents.get(step.address, set())
-    zone = [s for s in index.zones[zone_id] if s != step]
-    found = _before_destroy(step, items, zone)
+    found = _before_destroy(step, zone_id, index)
     if kind == "aop_hostname_binding":
-        found |= index.barriers[zone_id]
+        found |= _binding_barrier(index, zone_id)
     return found - {step}
 
 
-def _of_type(steps: list[Step], kind: str) -> set[Step]:
-    return {s for s in steps if s.phase == "apply" and s.address.type == kind}
-
-
-def _binding_barrier(zone: list[Step]) -> set[Step]:
+def _binding_barrier(index: _Index, zone: Zone) -> set[Step]:
     """The binding writes of a zone all wait for the zone's new certificates and SSL mode, so
     they become ready together and go out as one PUT .../hostnames (apply batches them); the
     voids of hostnames leaving the configuration go with the re-pointing, as SPEC §4 orders."""
-    return _of_type(zone, "aop_hostname_certificate") | _of_type(zone, "aop_ssl_mode")
+    return index.steps(zone, "aop_hostname_certificate") | index.steps(zone, "aop_ssl_mode")
 
 
-def _before_destroy(step: Step, items: dict[Step, Planned], zone: list[Step]) -> set[Step]:
-    found = set()
-    for other in zone:
-        prior = items[other].prior
-        if (
-            other.phase == "destroy"
-            and prior is not None
-            and str(step.address) in prior.dependencies
-        ):
-            found.add(other)  # dependents are destroyed first
-        kind = other.address.type
-        if step.address.type == "aop_hostname_certificate" and kind == "aop_hostname_binding":
-            found.add(other)
-        if (
-            step.address.type == "aop_zone_certificate"
-            and other.phase == "apply"
-            and kind
-            in (
-                "aop_zone_settings",
-                "aop_zone_certificate",
-            )
-        ):
-            found.add(other)
+def _before_destroy(step: Step, zone: Zone, index: _Index) -> set[Step]:
+    # Dependents are destroyed first.
+    found = set(index.destroyed_dependents.get((zone, str(step.address)), ()))
+    if step.address.type == "aop_hostname_certificate":
+        found |= index.steps(zone, "aop_hostname_binding", "apply")
+        found |= index.steps(zone, "aop_hostname_binding", "destroy")
+    if step.address.type == "aop_zone_certificate":
+        found |= index.steps(zone, "aop_zone_settings") | index.steps(zone, "aop_zone_certificate")
     return found
 
 
