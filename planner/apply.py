@@ -1,19 +1,24 @@
 """Apply: execute a plan's steps in dependency order, through ports (API, state, reporter).
 
-Independent steps run concurrently (bounded; the client's rate limiter is shared). The state is
-written after every API write that succeeded. On the first error no new step starts, steps in
+Independent steps run concurrently (bounded; the client's rate limiter is shared). A step runs
+as a generator that yields the seconds it wants to sleep before its next poll, so a certificate
+waiting on its deployment holds no worker: `parallelism` bounds the steps talking to the API,
+not the waits, and a hundred deployments are awaited side by side. The state is written after
+every API write that succeeded. On the first error no new step starts, steps in
 flight finish, the state is saved, and ApplyError says what was done and what was not.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from planner.cloudflare.types import AssociationUpdate
 from planner.config import Configuration
@@ -42,6 +47,10 @@ class Reporter(Protocol):
 
 
 STEADY_POLLS = 3  # polls at the initial interval before backing off
+
+_T = TypeVar("_T")
+# A step's work: yields the seconds to sleep before it is resumed, returns its result.
+Run = Generator[float, None, _T]
 
 
 @dataclass(frozen=True)
@@ -184,7 +193,7 @@ class _Executor:
 
     def _await(
         self, step: Step, fetch: Callable[[], LiveCertificate | None], goal: str
-    ) -> LiveCertificate | None:
+    ) -> Run[LiveCertificate | None]:
         """Poll until the certificate reaches `goal` ("active" or "gone"), with back-off."""
         start = self.settings.clock()
         interval, last_report = self.settings.poll_initial, start
@@ -209,7 +218,7 @@ class _Executor:
             if self.settings.clock() - last_report >= self.settings.progress_every:
                 self.reporter.step_progress(str(step), f"still {verb}... [{int(elapsed)}s elapsed]")
                 last_report = self.settings.clock()
-            self.settings.sleep(interval)
+            yield interval
             # Short deployments are seen within a poll interval; long ones back off.
             if polls >= STEADY_POLLS:
                 interval = min(interval * 2, self.settings.poll_max)
@@ -232,31 +241,31 @@ class _Executor:
 
     # -- steps ---------------------------------------------------------------------------------
 
-    def run_batch(self, batch: list[Step], items: Mapping[Step, Planned]) -> list[str]:
+    def run_batch(self, batch: list[Step], items: Mapping[Step, Planned]) -> Run[list[str]]:
         if len(batch) > 1:
             return self.run_bindings(batch, items)
-        return [self.run(batch[0], items[batch[0]])]
+        return [(yield from self.run(batch[0], items[batch[0]]))]
 
-    def run(self, step: Step, item: Planned) -> str:
+    def run(self, step: Step, item: Planned) -> Run[str]:
         kind, action = step.address.type, item.change.action
         if step.phase == "destroy":
             if action is Action.FORGET:
                 self._forget(item)
                 return "removed from state"
             if kind in ("aop_zone_certificate", "aop_hostname_certificate"):
-                return self._delete_certificate(step, item)
+                return (yield from self._delete_certificate(step, item))
             if kind == "aop_hostname_binding":
                 return self.run_bindings([step], {step: item})[0]
             self._write_setting(item, False if kind != "aop_ssl_mode" else None)
             self._forget(item)
             return "turned off"
         if kind in ("aop_zone_certificate", "aop_hostname_certificate"):
-            return self._certificate(step, item)
+            return (yield from self._certificate(step, item))
         if kind == "aop_hostname_binding":
             return self.run_bindings([step], {step: item})[0]
         return self._setting(item)
 
-    def _certificate(self, step: Step, item: Planned) -> str:
+    def _certificate(self, step: Step, item: Planned) -> Run[str]:
         assert self.config is not None
         address, action = item.change.address, item.change.action
         info = self.config.certificates[address]
@@ -270,7 +279,7 @@ class _Executor:
             and prior.remote_id not in item.clear  # a failed upload: deleted just below
         ):
             deposed.append(prior.remote_id)
-        self._clear_failed_uploads(step, item)
+        yield from self._clear_failed_uploads(step, item)
         cert, verb = self._obtain(item)
         assert cert is not None
         state = _certificate_state(
@@ -279,7 +288,7 @@ class _Executor:
         self._put(item, state)
         if cert.status != "active":
             self.reporter.step_progress(str(step), f"{verb} as {cert.id}; waiting until active")
-            cert = self._await(step, self._fetch(item, cert.id), "active")
+            cert = yield from self._await(step, self._fetch(item, cert.id), "active")
             assert cert is not None
             self._put(
                 item,
@@ -289,7 +298,7 @@ class _Executor:
             )
         return f"{verb} {cert.id}, active"
 
-    def _clear_failed_uploads(self, step: Step, item: Planned) -> None:
+    def _clear_failed_uploads(self, step: Step, item: Planned) -> Run[None]:
         """Delete uploads of this certificate that timed out: Cloudflare refuses it again."""
         zone_id = item.change.zone_id or ""
         for cert_id in item.clear:
@@ -297,7 +306,7 @@ class _Executor:
                 str(step), f"deleting {cert_id}, an upload of it whose deployment timed out"
             )
             self._deleter(item)(zone_id, cert_id)
-            self._await(step, self._fetch(item, cert_id), "gone")
+            yield from self._await(step, self._fetch(item, cert_id), "gone")
 
     def _obtain(self, item: Planned) -> tuple[LiveCertificate | None, str]:
         """The certificate this step makes current: uploaded now, or already live."""
@@ -342,7 +351,7 @@ class _Executor:
                 claimed.update(resource.attributes.get("hostnames", []))
         return claimed
 
-    def _delete_certificate(self, step: Step, item: Planned) -> str:
+    def _delete_certificate(self, step: Step, item: Planned) -> Run[str]:
         address = item.change.address
         zone_id = item.change.zone_id or ""
         cert_id = step.remote_id or item.change.remote_id or ""
@@ -367,7 +376,7 @@ class _Executor:
         self._deleter(item)(zone_id, cert_id)
         # The state lets go of the certificate only once Cloudflare confirms it is gone: after
         # `deletion_timed_out` (or a crash while waiting) a re-run must still know to delete it.
-        self._await(step, self._fetch(item, cert_id), "gone")
+        yield from self._await(step, self._fetch(item, cert_id), "gone")
         if step.remote_id:
             self.writer.update(lambda doc: _without_deposed(doc, str(address), cert_id))
         else:
@@ -497,14 +506,38 @@ def apply_plan(
     return outcome
 
 
+@dataclass(order=True)
+class _Sleeper:
+    """A step that yielded: resumed once `due` has passed."""
+
+    due: float
+    order: int
+    run: Run[list[str]] = field(compare=False)
+    batch: list[Step] = field(compare=False)
+
+
+def _advance(run: Run[list[str]]) -> float | list[str]:
+    """Run a step until it wants to sleep (the seconds) or ends (its messages)."""
+    try:
+        return next(run)
+    except StopIteration as end:
+        return list(end.value)
+
+
 def _run_all(executor: _Executor, outcome: ApplyOutcome, settings: ApplySettings) -> None:
     schedule = build(executor.result.planned)
     waiting = dict(schedule.dependencies)
     finished: set[Step] = set()
     failures: list[str] = []
+    sleepers: list[_Sleeper] = []
+    order = itertools.count()
     with ThreadPoolExecutor(max_workers=settings.parallelism) as pool:
-        running: dict[Future[list[str]], list[Step]] = {}
-        while waiting or running:
+        running: dict[Future[float | list[str]], tuple[Run[list[str]], list[Step]]] = {}
+
+        def start(run: Run[list[str]], batch: list[Step]) -> None:
+            running[pool.submit(_advance, run)] = (run, batch)
+
+        while waiting or running or sleepers:
             if not failures:
                 ready = sorted(s for s, deps in waiting.items() if deps <= finished)
                 for batch in _batches(ready, schedule.items):
@@ -512,14 +545,21 @@ def _run_all(executor: _Executor, outcome: ApplyOutcome, settings: ApplySettings
                         del waiting[step]
                         verb = step_verb(schedule.items[step], step)
                         executor.reporter.step_started(str(step), verb)
-                    running[pool.submit(executor.run_batch, batch, schedule.items)] = batch
+                    start(executor.run_batch(batch, schedule.items), batch)
+            while sleepers and sleepers[0].due <= settings.clock():
+                sleeper = heapq.heappop(sleepers)
+                start(sleeper.run, sleeper.batch)
             if not running:
-                break
-            completed, _ = wait(running, return_when=FIRST_COMPLETED)
+                if not sleepers:
+                    break
+                settings.sleep(sleepers[0].due - settings.clock())
+                continue
+            timeout = max(0.0, sleepers[0].due - settings.clock()) if sleepers else None
+            completed, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in completed:
-                batch = running.pop(future)
+                run, batch = running.pop(future)
                 try:
-                    messages = future.result()
+                    result = future.result()
                 except AopctlError as exc:
                     failures.append(f"{', '.join(map(str, batch))}: {exc.message}")
                     outcome.not_done.extend(map(str, batch))
@@ -530,7 +570,11 @@ def _run_all(executor: _Executor, outcome: ApplyOutcome, settings: ApplySettings
                     )
                     outcome.not_done.extend(map(str, batch))
                     continue
-                for step, message in zip(batch, messages, strict=True):
+                if not isinstance(result, list):  # the step sleeps until its next poll
+                    due = settings.clock() + result
+                    heapq.heappush(sleepers, _Sleeper(due, next(order), run, batch))
+                    continue
+                for step, message in zip(batch, result, strict=True):
                     finished.add(step)
                     outcome.done.append(str(step))
                     executor.reporter.step_finished(str(step), message)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -340,16 +341,15 @@ def test_refresh_only_apply_records_drift_without_writing(tmp_path: Path, clock:
     ]
 
 
-def test_bindings_of_one_zone_share_one_put(tmp_path: Path, clock: FakeClock) -> None:
-    """Three bindings of one zone, ready together, are written with a single PUT."""
-    directory = tmp_path / "three"
+def write_certificates_with_bindings(directory: Path, names: list[str]) -> None:
+    """One hostname certificate per name in example.com, each bound to three hostnames."""
     (directory / "certs").mkdir(parents=True)
     resources: dict[str, dict[str, object]] = {
         "aop_ssl_mode": {"main": {"zone": "example.com", "mode": "full"}},
         "aop_hostname_certificate": {},
         "aop_hostname_binding": {},
     }
-    for name in ("a", "b", "c"):
+    for name in names:
         issued = make_leaf(f"{name}.example.com", sans=(f"{name}.example.com",))
         (directory / "certs" / f"{name}.crt.pem").write_text(issued.cert_pem)
         (directory / "certs" / f"{name}.key.pem").write_text(issued.key_pem)
@@ -364,11 +364,36 @@ def test_bindings_of_one_zone_share_one_put(tmp_path: Path, clock: FakeClock) ->
             "certificate_id": f"${{aop_hostname_certificate.{name}.id}}",
         }
     write_config(directory, {"resource": resources})
+
+
+def test_bindings_of_one_zone_share_one_put(tmp_path: Path, clock: FakeClock) -> None:
+    """Three bindings of one zone, ready together, are written with a single PUT."""
+    directory = tmp_path / "three"
+    write_certificates_with_bindings(directory, ["a", "b", "c"])
     harness = Harness(directory, make_sandbox(clock, ("example.com",)), clock)
 
     harness.apply()
 
     assert hostname_puts_since(harness.sandbox, 0) == 1
     assert len(bindings(harness.sandbox, "example.com")) == 9
+    harness.assert_converged()
+    assert_zero_downtime(harness.sandbox)
+
+
+def test_deployments_are_awaited_side_by_side(tmp_path: Path, clock: FakeClock) -> None:
+    """Waiting holds no worker: six uploads with parallelism 2 all deploy at the same time."""
+    directory = tmp_path / "six"
+    write_certificates_with_bindings(directory, list("abcdef"))
+    harness = Harness(directory, make_sandbox(clock, ("example.com",), deploy_delay=60), clock)
+    harness.settings = replace(harness.settings, parallelism=2)
+    start = clock()
+
+    harness.apply()
+
+    uploads = [cert.uploaded_on for cert in live_certificates(harness.sandbox, "example.com")]
+    assert len(uploads) == 6
+    assert max(uploads) - min(uploads) < 60  # every upload went out before the first deployed
+    assert clock() - start < 2 * 60  # one deployment's wait, not three in a row
+    assert len(bindings(harness.sandbox, "example.com")) == 18
     harness.assert_converged()
     assert_zero_downtime(harness.sandbox)
