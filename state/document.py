@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from state.errors import StateCorruptError, StateError, StateSecretError, StateVersionError
@@ -34,6 +34,8 @@ FORMAT_VERSION = 1
 FINGERPRINT_KEYS = ("certificate_sha256", "public_key_sha256")
 # Every PEM private key armour ends with this: PRIVATE, RSA/EC/ENCRYPTED/OPENSSH PRIVATE KEY.
 PRIVATE_KEY_MARKER = "PRIVATE KEY-----"
+RESOURCE_INDENT = " " * 4  # of an element of `resources` in the file (json.dumps, indent=2)
+EMPTY_RESOURCES = '\n  "resources": []'
 
 TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 NAME_RE = re.compile(r"^[a-z_][a-z0-9_-]*$")
@@ -87,6 +89,11 @@ class ResourceState:
         object.__setattr__(self, "dependencies", tuple(sorted(set(self.dependencies))))
         fingerprints = {k: normalise_fingerprint(v) for k, v in sorted(self.fingerprints.items())}
         object.__setattr__(self, "fingerprints", fingerprints)
+
+    @cached_property
+    def _dumped(self) -> _Dumped:
+        """Serialised and checked once: a state write reuses what did not change."""
+        return _Dumped.of(self.to_json())
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -143,12 +150,8 @@ class StateDocument:
     outputs: Mapping[str, OutputState] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
-        ordered = tuple(sorted(self.resources, key=lambda rs: rs.address))
-        counts = Counter(rs.address for rs in ordered)
-        duplicates = sorted(address for address, count in counts.items() if count > 1)
-        if duplicates:
-            raise ValueError(f"duplicate resource addresses: {', '.join(duplicates)}")
-        object.__setattr__(self, "resources", ordered)
+        if not isinstance(self.resources, _Resources):
+            object.__setattr__(self, "resources", _Resources.of(self.resources))
         object.__setattr__(self, "outputs", dict(sorted(self.outputs.items())))
 
     @classmethod
@@ -157,32 +160,52 @@ class StateDocument:
         return cls(FORMAT_VERSION, "", 0, aopctl_version)
 
     @property
+    def _resources(self) -> _Resources:
+        assert isinstance(self.resources, _Resources)  # made so by __post_init__
+        return self.resources
+
+    @property
     def addresses(self) -> tuple[str, ...]:
         return tuple(rs.address for rs in self.resources)
 
     def get(self, address: str) -> ResourceState | None:
-        return next((rs for rs in self.resources if rs.address == address), None)
+        return self._resources.by_address.get(address)
 
     def with_resource(self, resource: ResourceState) -> StateDocument:
         """Insert or replace the resource at `resource.address`."""
-        others = (rs for rs in self.resources if rs.address != resource.address)
-        return replace(self, resources=(*others, resource))
+        return self.with_changes([(resource.address, resource)])
 
     def without(self, address: str) -> StateDocument:
         """Drop `address` (a no-op when it is absent)."""
-        return replace(self, resources=tuple(rs for rs in self.resources if rs.address != address))
+        return self.with_changes([(address, None)])
+
+    def with_changes(self, changes: Iterable[tuple[str, ResourceState | None]]) -> StateDocument:
+        """Many `with_resource` (a resource) and `without` (None) in a row, as one new version."""
+        by_address = dict(self._resources.by_address)
+        for address, resource in changes:
+            if resource is None:
+                by_address.pop(address, None)
+            elif resource.address != address:
+                raise ValueError(f"{resource.address} given as the resource at {address}")
+            else:
+                by_address[address] = resource
+        return replace(self, resources=_Resources(by_address))
 
     def with_outputs(self, outputs: Mapping[str, OutputState]) -> StateDocument:
         """Replace all outputs (outputs are recomputed as a whole after each apply)."""
         return replace(self, outputs=outputs)
 
     def to_json(self) -> dict[str, Any]:
+        return {**self._head_json(), "resources": [rs.to_json() for rs in self.resources]}
+
+    def _head_json(self) -> dict[str, Any]:
+        """The JSON of everything but the resources (an empty list, in its place)."""
         return {
             "format_version": self.format_version,
             "lineage": self.lineage,
             "serial": self.serial,
             "aopctl_version": self.aopctl_version,
-            "resources": [rs.to_json() for rs in self.resources],
+            "resources": [],
             "outputs": {name: out.to_json() for name, out in self.outputs.items()},
         }
 
@@ -206,6 +229,55 @@ class StateDocument:
         )
 
 
+class _Resources(tuple[ResourceState, ...]):
+    """Resources in address order, each address once, indexed by address.
+
+    Built by `of` (which sorts and refuses duplicates) or from an index that has each address
+    once by construction; documents that share one (`dataclasses.replace` of any other field,
+    `with_changes`) skip the sort and the check."""
+
+    by_address: Mapping[str, ResourceState]  # read-only
+
+    def __new__(cls, by_address: dict[str, ResourceState]) -> _Resources:
+        resources = super().__new__(cls, [by_address[a] for a in sorted(by_address)])
+        resources.by_address = by_address
+        return resources
+
+    @classmethod
+    def of(cls, resources: Iterable[ResourceState]) -> _Resources:
+        by_address: dict[str, ResourceState] = {}
+        duplicates: set[str] = set()
+        for resource in resources:
+            if resource.address in by_address:
+                duplicates.add(resource.address)
+            by_address[resource.address] = resource
+        if duplicates:
+            raise ValueError(f"duplicate resource addresses: {', '.join(sorted(duplicates))}")
+        return cls(by_address)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle through the index
+        return (_Resources, (dict(self.by_address),))
+
+
+@dataclass(frozen=True)
+class _Dumped:
+    """One resource as `dump_state` writes it, with what the checks found in it."""
+
+    text: str  # the JSON text, indented as an element of the state's `resources`
+    sound: bool  # valid, and nothing that looks like a private key
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> _Dumped:
+        text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+        text = RESOURCE_INDENT + text.replace("\n", "\n" + RESOURCE_INDENT)
+        sound = not (
+            _resource_problems(data, "$")
+            or find_private_keys(data)
+            or PRIVATE_KEY_MARKER.lower() in text.lower()
+        )
+        return cls(text, sound)
+
+
 def _sorted_keys(value: Any) -> Any:
     """Objects with sorted keys, so a state's bytes depend only on its content."""
     if isinstance(value, Mapping):
@@ -219,10 +291,31 @@ def _sorted_keys(value: Any) -> Any:
 
 
 def dump_state(doc: StateDocument) -> bytes:
-    """The bytes to write for `doc`, after checking it is valid and holds no private key."""
+    """The bytes to write for `doc`, after checking it is valid and holds no private key.
+
+    Each resource is serialised and checked once (`ResourceState._dumped`), so writing a state
+    after each change costs the joining of its resources' texts, not their serialisation. The
+    result is byte for byte what `_dump_whole` gives; it serves when something is wrong, for
+    its messages."""
+    pieces = [rs._dumped for rs in doc.resources]
+    head = doc._head_json()
+    if not all(piece.sound for piece in pieces) or validate_state_json(head):
+        return _dump_whole(doc)
+    text = _text(head)
+    if find_private_keys(head) or PRIVATE_KEY_MARKER.lower() in text.lower():
+        return _dump_whole(doc)
+    if pieces:
+        # The first occurrence is the top-level key: only scalars, whose JSON text holds no
+        # newline, come before it.
+        listed = ",\n".join(piece.text for piece in pieces)
+        text = text.replace(EMPTY_RESOURCES, f'\n  "resources": [\n{listed}\n  ]', 1)
+    return text.encode("utf-8")
+
+
+def _dump_whole(doc: StateDocument) -> bytes:
     data = doc.to_json()
     leaks = find_private_keys(data)
-    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    text = _text(data)
     # The tree walk names the place; the scan of the final text is the last gate.
     if leaks or PRIVATE_KEY_MARKER.lower() in text.lower():
         raise StateSecretError(
@@ -233,6 +326,10 @@ def dump_state(doc: StateDocument) -> bytes:
     if reasons:
         raise StateError("refusing to write an invalid state", reasons)
     return text.encode("utf-8")
+
+
+def _text(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def find_private_keys(value: Any, path: str = "$") -> list[str]:
