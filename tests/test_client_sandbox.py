@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -314,6 +315,51 @@ def test_the_servers_ratelimit_header_alone_avoids_a_lockout(
     assert cf.stats.rate_limited == 0
     assert 429 not in {request.status for request in sandbox.requests}
     assert clock() - started >= 3 * 60  # 100 requests at under 30 a minute
+
+
+def test_a_fresh_sandbox_window_is_spent_without_the_limiter_waiting(
+    make_client: ClientFactory,
+    clock: FakeClock,
+    sandbox: Sandbox,
+    validated_transport: ValidatingTransport,
+) -> None:
+    """500 reads from 8 threads fit the 1200/300 window: the server's count lets them all go,
+    where the bucket alone would stop after its burst of 108 and creep at 3.24 a second."""
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock.sleep(seconds)
+
+    cf = make_client(validated_transport, rate_limiter=RateLimiter(clock=clock, sleep=sleep))
+    zone_id = sandbox.zone_id("example.com")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: cf.get_setting(zone_id, "ssl"), range(500)))
+    assert waits == []
+    assert cf.stats.total == 500 and cf.stats.rate_limited == 0
+    assert 429 not in {request.status for request in sandbox.requests}
+
+
+def test_a_nearly_spent_sandbox_window_makes_the_client_wait_not_fail(
+    make_client: ClientFactory, clock: FakeClock, openapi: OpenApiChecker
+) -> None:
+    """Another tool has spent 95 of 100 a minute: the client waits for the reset, no 429."""
+    sandbox = Sandbox(rate_limit=(100, 60.0), clock=clock, sleep=clock.sleep)
+    transport = ValidatingTransport(sandbox.transport(), openapi)
+    zone_id = sandbox.zone_id("example.com")
+    with httpx.Client(
+        transport=transport, base_url=BASE_URL, headers={"Authorization": "Bearer other-tool"}
+    ) as other_tool:
+        for _ in range(95):
+            other_tool.get(f"/zones/{zone_id}/settings/ssl").raise_for_status()
+    cf = make_client(transport, retry=RetryPolicy(max_attempts=1))  # a 429 would be an error
+    started = clock()
+    for _ in range(20):
+        cf.get_setting(zone_id, "ssl")
+    assert cf.stats.rate_limited == 0
+    assert 429 not in {request.status for request in sandbox.requests}
+    assert clock() >= started + 60  # waited for the sandbox's window to end
+    assert not transport.violations
 
 
 def test_cf_ray_id_is_kept_on_errors() -> None:

@@ -5,6 +5,8 @@ The limiter runs on a fake clock whose `sleep` advances time, so these tests nev
 
 from __future__ import annotations
 
+import contextlib
+import math
 import threading
 from collections import deque
 from datetime import UTC, datetime, timedelta
@@ -26,6 +28,7 @@ from planner.cloudflare import (
     parse_ratelimit,
     parse_retry_after,
 )
+from planner.cloudflare.ratelimit import Ticket
 from planner.cloudflare.redact import scrub_text, secret_fragments, summarise_body
 from planner.errors import ApiError, CredentialsError
 
@@ -61,6 +64,37 @@ def _max_in_window(times: list[float], window: float) -> int:
             recent.popleft()
         best = max(best, len(recent))
     return best
+
+
+POLICY_1200 = '"default";q=1200;w=300'
+
+
+class FakeQuota:
+    """Cloudflare's fixed-window count on the fake clock; `count()` is one request arriving."""
+
+    def __init__(self, clock: FakeClock, quota: int, window: float) -> None:
+        self.clock, self.quota, self.window = clock, quota, window
+        self.start, self.used, self.most = -math.inf, 0, 0
+
+    def count(self) -> dict[str, str]:
+        """Count a request; the headers its answer carries."""
+        now = self.clock()
+        if now >= self.start + self.window:
+            self.start, self.used = now, 0
+        self.used += 1
+        self.most = max(self.most, self.used)
+        reset = max(1, math.ceil(self.start + self.window - now))
+        return {
+            "ratelimit": f'"default";r={max(0, self.quota - self.used)};t={reset}',
+            "ratelimit-policy": f'"default";q={self.quota};w={math.ceil(self.window)}',
+        }
+
+
+def _send(limiter: RateLimiter, server: FakeQuota) -> Ticket:
+    """One request at a time: wait, get counted, read the answer."""
+    with limiter.slot() as ticket:
+        limiter.observe(server.count(), ticket)
+    return ticket
 
 
 # --- credentials -------------------------------------------------------------------------------
@@ -151,17 +185,57 @@ def test_limiter_window_bound_holds_for_any_arrival_pattern(
     assert _max_in_window(times, window) <= max(limiter.budget, 2)
 
 
-def test_limiter_pauses_when_the_server_says_few_remain() -> None:
+def test_the_header_missing_or_unreadable_changes_nothing() -> None:
+    """A proxy that strips `Ratelimit` leaves the bucket's own guarantee in force."""
+    stripped = [{}, {"ratelimit-policy": POLICY_1200}, {"ratelimit": "garbage"}]
+
+    def send_times(observed: list[dict[str, str]]) -> list[float]:
+        clock = FakeClock()
+        limiter = _limiter(clock, limit=1200, window=300.0)
+        times = []
+        for index in range(1500):
+            with limiter.slot() as ticket:
+                times.append(clock())
+                if observed:
+                    limiter.observe(observed[index % len(observed)], ticket)
+        return times
+
+    times = send_times(stripped)
+    assert times == send_times([])
+    assert _max_in_window(times, 300.0) <= 1080
+
+
+def test_a_fresh_server_window_is_spent_without_waiting() -> None:
     clock = FakeClock()
     limiter = _limiter(clock, limit=1200, window=300.0)
-    policy = {"ratelimit-policy": '"default";q=1200;w=300'}
-    limiter.observe({"ratelimit": '"default";r=500;t=40', **policy})
-    with limiter.slot() as waited:
-        assert waited == 0.0  # plenty left: no wait
-    # Under the reserve (half the 10 % margin: 60 of 1200): wait for the server's reset.
-    limiter.observe({"ratelimit": '"default";r=60;t=40', **policy})
-    with limiter.slot() as waited:
-        assert waited == pytest.approx(40.0)
+    server = FakeQuota(clock, 1200, 300.0)
+    assert all(_send(limiter, server).waited == 0.0 for _ in range(500))
+    assert clock() == 1000.0  # the bucket alone would have needed (500 - 108) / 3.24 s
+    # The count goes on to a reserve of the whole margin (120), then waits for the reset.
+    while _send(limiter, server).waited == 0.0:
+        pass
+    assert server.most == 1200 - 120
+    assert server.start >= 1300.0  # the next request waited for the reset
+    assert all(_send(limiter, server).waited == 0.0 for _ in range(500))  # a new window
+
+
+def test_the_server_count_lowers_the_bucket_and_a_spent_count_waits_for_the_reset() -> None:
+    clock = FakeClock()
+    limiter = _limiter(clock, limit=1200, window=300.0)
+    limiter.observe({"ratelimit": '"default";r=125;t=40', "ratelimit-policy": POLICY_1200})
+    assert [limiter.acquire().waited for _ in range(5)] == [0.0] * 5  # 125 - a reserve of 120
+    sixth = limiter.acquire().waited
+    # Past the reset the bucket refills from what the count left (nothing), not a burst.
+    assert sixth == pytest.approx(40.0 + 1 / limiter.rate)
+    limiter.observe({"ratelimit": '"default";r=0;t=30', "ratelimit-policy": POLICY_1200})
+    assert limiter.acquire().waited == pytest.approx(30.0 + 1 / limiter.rate)
+
+
+def test_a_count_without_a_reset_time_holds_for_a_second() -> None:
+    clock = FakeClock()
+    limiter = _limiter(clock, limit=1200, window=300.0)
+    limiter.observe({"ratelimit": "default;r=0"})
+    assert limiter.acquire().waited == pytest.approx(1.0 + 1 / limiter.rate)
 
 
 def test_limiter_counts_requests_in_flight_against_what_remains() -> None:
@@ -169,14 +243,82 @@ def test_limiter_counts_requests_in_flight_against_what_remains() -> None:
     limiter = _limiter(clock, limit=1200, window=300.0)  # tuned for more than the server has
     quota = {"ratelimit": '"default";r=9;t=2', "ratelimit-policy": '"default";q=30;w=3'}
     held = [limiter.slot() for _ in range(4)]
-    assert [slot.__enter__() for slot in held] == [0.0] * 4
-    # 9 remain, 2 are the reserve (5 % of 30), 3 other requests may not be counted yet: 4 left.
-    limiter.observe(quota)
+    tickets = [slot.__enter__() for slot in held]
+    assert [ticket.waited for ticket in tickets] == [0.0] * 4
+    # 9 remain, 3 are the reserve (10 % of 30), 3 other requests may not be counted yet: 3 left.
+    limiter.observe(quota, tickets[1])
     for slot in held:
         slot.__exit__(None, None, None)
-    waits = [limiter.acquire() for _ in range(5)]
-    assert waits[:4] == [0.0] * 4
-    assert waits[4] > 0
+    waits = [limiter.acquire().waited for _ in range(4)]
+    assert waits[:3] == [0.0] * 3
+    assert waits[3] > 0
+
+
+def test_stale_answers_arriving_late_never_raise_the_count() -> None:
+    """Five requests counted in order, answered newest first: the oldest answer, read last,
+    reports 4 more remaining than the truth and is charged the 4 requests it may miss."""
+    clock = FakeClock()
+    limiter = _limiter(clock)  # 100 a window: a reserve of 10
+    server = FakeQuota(clock, 100, 10.0)
+    tickets = [limiter.acquire() for _ in range(5)]
+    answers = [server.count() for _ in tickets]  # r = 99, 98, ..., 95
+    for ticket, headers in reversed(list(zip(tickets, answers, strict=True))):
+        limiter.observe(headers, ticket)
+        limiter.release()
+    free = 0
+    while limiter.acquire().waited == 0.0:
+        free += 1
+    assert free == 95 - 10  # exactly what the newest count allows, no more
+
+
+class _WouldWait(Exception):
+    pass
+
+
+def _refuse_to_wait(seconds: float) -> None:
+    raise _WouldWait
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    quota=st.integers(10, 1500),
+    steps=st.lists(st.tuples(st.sampled_from(["send", "count", "answer"]), st.integers(0, 99))),
+)
+def test_answers_in_any_order_never_let_more_go_than_the_server_allows(
+    quota: int, steps: list[tuple[str, int]]
+) -> None:
+    """Concurrent requests are counted and answered in any order; within one server window
+    the limiter never lets more go than the quota less the reserve."""
+    clock = FakeClock()  # never moves: the limiter refuses to wait instead
+    limiter = RateLimiter(quota, 300.0, clock=clock, sleep=_refuse_to_wait)
+    server = FakeQuota(clock, quota, 300.0)
+    sent: list[Ticket] = []
+    counted: list[tuple[Ticket, dict[str, str]]] = []
+    # Then count whatever is left, and answer it newest first: the last answer read is stale.
+    for action, pick in [*steps, *[("count", 0)] * len(steps), *[("answer", -1)] * len(steps)]:
+        if action == "send":
+            with contextlib.suppress(_WouldWait):
+                sent.append(limiter.acquire())
+        elif action == "count" and sent:
+            counted.append((sent.pop(pick % len(sent)), server.count()))
+        elif action == "answer" and counted:
+            ticket, headers = counted.pop(pick % len(counted))
+            limiter.observe(headers, ticket)
+            limiter.release()
+    with contextlib.suppress(_WouldWait):
+        while True:
+            limiter.acquire()
+            server.count()
+    assert server.most <= quota - math.ceil(quota * limiter.margin)
+
+
+def test_a_retry_after_pause_holds_whatever_the_count_says() -> None:
+    clock = FakeClock()
+    limiter = _limiter(clock, limit=1200, window=300.0)
+    limiter.observe({"ratelimit": '"default";r=900;t=200', "ratelimit-policy": POLICY_1200})
+    limiter.pause(7.5)
+    assert limiter.paused_until == pytest.approx(1007.5)
+    assert limiter.acquire().waited == pytest.approx(7.5)
 
 
 def test_limiter_pause_stops_all_threads() -> None:
@@ -184,7 +326,7 @@ def test_limiter_pause_stops_all_threads() -> None:
     limiter = _limiter(clock)
     limiter.pause(7.5)
     assert limiter.paused_until == pytest.approx(1007.5)
-    assert limiter.acquire() == pytest.approx(7.5)
+    assert limiter.acquire().waited == pytest.approx(7.5)
 
 
 @pytest.mark.parametrize(

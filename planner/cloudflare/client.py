@@ -555,7 +555,7 @@ class CloudflareClient:
         secrets: Sequence[str],
     ) -> _Envelope:
         """One rate-limited round trip; an error envelope or HTTP error becomes an ApiError."""
-        with self._limiter.slot():
+        with self._limiter.slot() as ticket:
             self.stats.record_request(request.method)
             self._log_request(request, body, attempt, secrets)
             started = time.perf_counter()
@@ -565,7 +565,7 @@ class CloudflareClient:
                 self._log_failure(request, exc, time.perf_counter() - started, attempt, secrets)
                 raise
             elapsed = time.perf_counter() - started
-            self._limiter.observe(response.headers)
+            self._limiter.observe(response.headers, ticket)
         payload = _json_or_none(response)
         self._log_response(request, response, payload, elapsed, attempt, secrets)
         if (

@@ -2,17 +2,33 @@
 
 Cloudflare allows 1200 requests per 5 minutes per user and answers every request over it with
 429 for the next five minutes (notes §7-8). Getting locked out mid-apply is far worse than going
-a little slower, so the bucket is sized for the worst case: with a budget B = limit × (1 - margin)
-split into a burst b and a refill rate (B - b) / window, no window of `window` seconds - sliding
-or fixed - ever sees more than B requests leave the client.
+a little slower.
 
-Cloudflare also reports what is left (`Ratelimit: "default";r=<remaining>;t=<reset seconds>`).
-Other tools spend the same quota, so `observe()` lowers the bucket to what the server says
-remains, minus the requests still in flight (sent, maybe not yet counted) and a reserve of half
-the margin, and pauses until the reset when nothing is left. Half the margin, because the
-bucket alone keeps our own traffic a whole margin below the quota: only foreign traffic (or a
-server quota smaller than configured) makes the header slow us down. A 429 pauses every thread
-for its `Retry-After`.
+Without word from the server the bucket is sized for the worst case: with a budget
+B = limit × (1 - margin) split into a burst b and a refill rate (B - b) / window, no window of
+`window` seconds - sliding or fixed - ever sees more than B requests leave the client.
+
+Cloudflare also reports what is left (`Ratelimit: "default";r=<remaining>;t=<reset seconds>`,
+always sent). When an answer carries it, the bucket follows the server's own count instead,
+raising as well as lowering: the tokens become r - reserve - our requests it may not have
+counted yet, and they hold until the reported reset. This is safe because:
+
+- r is the server's count, so it already includes every tool spending the same quota, and the
+  reserve (the whole margin of the server's quota) leaves room for their requests counted after
+  the answer we saw: with no foreign traffic we stop a full margin below the quota, as the bucket
+  alone would.
+- Answers from concurrent threads arrive out of order, and an older one reports a higher r. So
+  each request carries a ticket, and its answer is charged with every request of ours that may
+  be missing from its r: those sent after it, and those still unanswered when it was sent (a
+  request answered before ours was sent was surely counted before ours). However stale, an
+  answer thus never lets more of our requests go than its r allows; other tools' requests
+  counted since are what the reserve is for.
+- Nothing refills while the count holds. Past the reset, without fresh word, the bucket refills
+  at its own rate from what was left, capped at the burst: never more than the server granted.
+  A spent count (r at or under the reserve) therefore waits for the reset.
+
+Without the header (a proxy strips it) the bucket alone applies. A 429 pauses every thread for
+its `Retry-After`, whatever the count says.
 
 Clock and sleep are injectable so tests can drive the bucket without waiting.
 """
@@ -39,6 +55,15 @@ class ServerQuota:
 
     remaining: int
     reset: float
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """Leave to send one request, and what its answer's count may be missing."""
+
+    waited: float  # seconds spent waiting for it
+    number: int  # how many requests the limiter had let go, this one included
+    unanswered_before: int  # requests sent earlier and still unanswered when this one went
 
 
 def _structured_items(header: str) -> list[dict[str, str]]:
@@ -105,21 +130,25 @@ class RateLimiter:
         self._tokens = float(self.burst)
         self._updated = clock()
         self._paused_until = 0.0
+        self._count_until = -math.inf  # the server's count sets the tokens until then
+        self._sent = 0
         self._in_flight = 0
 
-    def acquire(self) -> float:
-        """Block until a request may be sent; returns the seconds spent waiting.
+    def acquire(self) -> Ticket:
+        """Block until a request may be sent; the ticket says how long that took.
 
         Every acquire must be followed by one `release()` once the answer (or failure) is in;
-        `slot()` pairs them.
+        `slot()` pairs them. Pass the ticket to `observe()` with the answer's headers.
         """
         waited = 0.0
         while True:
             with self._lock:
                 wait = self._take_or_wait(self._clock())
                 if wait <= 0:
+                    self._sent += 1
+                    ticket = Ticket(waited, self._sent, self._in_flight)
                     self._in_flight += 1
-                    return waited
+                    return ticket
             # At least a millisecond: a shorter wait may not move a coarse (or fake) clock at all.
             wait = max(wait, _MIN_WAIT)
             self._sleep(wait)
@@ -130,11 +159,11 @@ class RateLimiter:
             self._in_flight = max(0, self._in_flight - 1)
 
     @contextmanager
-    def slot(self) -> Iterator[float]:
-        """`with limiter.slot():` around one request; yields the seconds waited."""
-        waited = self.acquire()
+    def slot(self) -> Iterator[Ticket]:
+        """`with limiter.slot() as ticket:` around one request."""
+        ticket = self.acquire()
         try:
-            yield waited
+            yield ticket
         finally:
             self.release()
 
@@ -145,40 +174,55 @@ class RateLimiter:
         if self._tokens >= 1 - _EPSILON:  # float refill may stop a hair short of a whole token
             self._tokens -= 1
             return 0.0
+        # While a spent count holds this only re-checks: an answer in flight may bring a new one.
         return (1 - self._tokens) / self.rate
 
     def _refill(self, now: float) -> None:
-        elapsed = max(0.0, now - self._updated)
-        self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate)
+        """Refill at the conservative rate, but not while the server's count holds."""
+        if now < self._count_until:
+            return
+        since = max(self._updated, self._count_until)
+        self._tokens = min(float(self.burst), self._tokens + max(0.0, now - since) * self.rate)
         self._updated = now
 
     def pause(self, seconds: float) -> None:
         """Stop every sender for `seconds` (the server said so, e.g. with Retry-After)."""
         with self._lock:
-            self._pause_locked(self._clock(), seconds)
+            now = self._clock()
+            # A refusal proves the count wrong: after the pause the bucket alone refills.
+            self._count_until = min(self._count_until, now)
+            self._refill(now)
+            self._paused_until = max(self._paused_until, now + max(0.0, seconds))
+            self._tokens = min(self._tokens, 0.0)
 
-    def _pause_locked(self, now: float, seconds: float) -> None:
-        self._refill(now)
-        self._paused_until = max(self._paused_until, now + max(0.0, seconds))
-        self._tokens = min(self._tokens, 0.0)
+    def observe(self, headers: Mapping[str, str], ticket: Ticket | None = None) -> None:
+        """Follow the server's count of what remains, if the answer to `ticket` reports it.
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """Slow down when the server reports that few requests remain in its window."""
+        Without a ticket (an answer to no request of ours) every request in flight may be
+        missing from the count.
+        """
         quota = parse_ratelimit(headers.get("ratelimit"))
         if quota is None:
-            return
+            return  # no count (a proxy stripped it): the bucket alone keeps the budget
         server_limit = parse_policy_quota(headers.get("ratelimit-policy")) or self.limit
-        reserve = max(1, math.ceil(self.margin / 2 * server_limit))
+        reserve = max(1, math.ceil(self.margin * server_limit))
         with self._lock:
             now = self._clock()
-            others_in_flight = max(0, self._in_flight - 1)  # the observed request is counted
-            usable = quota.remaining - reserve - others_in_flight
-            if usable <= 0:
-                # No reset time given: wait a second rather than not at all.
-                self._pause_locked(now, quota.reset or 1.0)
-                return
-            self._refill(now)
-            self._tokens = min(self._tokens, float(usable))
+            usable = quota.remaining - reserve - self._maybe_uncounted(ticket)
+            self._tokens = float(max(0, usable))
+            # No reset given: hold the count a second, so a spent one still waits a little.
+            self._count_until = now + (quota.reset or 1.0)
+            self._updated = now
+
+    def _maybe_uncounted(self, ticket: Ticket | None) -> int:
+        """Our requests that may be missing from the count in the answer to `ticket`.
+
+        A request answered before `ticket` went was counted before it; the ones still in
+        flight then, or sent since, may not have been.
+        """
+        if ticket is None:
+            return self._in_flight
+        return ticket.unanswered_before + self._sent - ticket.number
 
     @property
     def paused_until(self) -> float:
