@@ -65,6 +65,28 @@ def replace_atomically(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
+def link_atomically(source: Path, expected: os.stat_result, path: Path) -> bool:
+    """Make `path` another name of the file at `source`, replacing `path` atomically.
+
+    Only while `source` is still the file `expected` describes (same device and inode); False,
+    with nothing changed, when it is not or when the file system refuses the hard link.
+    """
+    temp = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}{TEMP_SUFFIX}"
+    try:
+        os.link(source, temp)
+    except OSError:  # no hard links here (EPERM, EXDEV...), or the source is gone
+        return False
+    try:
+        linked = os.stat(temp)
+        if (linked.st_dev, linked.st_ino) != (expected.st_dev, expected.st_ino):
+            return False
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+    return True
+
+
 def create_exclusively(path: Path, data: bytes) -> bool:
     """Create `path` holding `data` unless it exists (then False), with O_EXCL semantics.
 

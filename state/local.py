@@ -7,7 +7,10 @@ Files, for a state at `DIR/aopctl.state.json`:
 - `DIR/aopctl.state.json.lock`: the lock while a writing command runs (see `state.lock`).
 - `DIR/.aopctl/backups/aopctl.state.json.backup.SERIAL`: the bytes of each replaced version,
   mode 0600, the newest `backups` kept. A state migrated from an older format is backed up
-  like any other, byte for byte, by the first write after the migration.
+  like any other, byte for byte, by the first write after the migration. A version is never
+  written to once stored (it is replaced by a new file), so its backup is a hard link to it:
+  no copy of the bytes; a file of another mode than 0600, or a file system without hard
+  links, gets a copy.
 
 Short critical sections (lock acquisition and each compare-and-swap write) are serialised
 between processes with `flock` on the directory; the kernel releases it if the process dies.
@@ -18,16 +21,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from state._fs import (
     create_exclusively,
     directory_mutex,
     fsync_dir,
+    link_atomically,
     replace_atomically,
     sweep_temp_files,
 )
@@ -44,6 +50,13 @@ from state.lock import LockInfo, locked_error, read_lock
 BACKUP_DIR = Path(".aopctl") / "backups"
 DEFAULT_BACKUPS = 10
 DEFAULT_POLL_INTERVAL = 0.5
+
+
+class _Stored(NamedTuple):
+    """The state file's bytes and the file they were read from."""
+
+    raw: bytes
+    stat: os.stat_result
 
 
 @contextlib.contextmanager
@@ -80,6 +93,9 @@ class LocalBackend(StateBackend):
         self._clock = clock
         self._sleep = sleep
         self._held: set[str] = set()  # ids of the locks this backend took
+        # The bytes this backend last read or wrote, parsed: a write that finds them unchanged
+        # need not parse and validate them again.
+        self._known: tuple[bytes, StateDocument] | None = None
 
     def describe(self) -> str:
         return f"local file {self.path}"
@@ -87,18 +103,26 @@ class LocalBackend(StateBackend):
     # --- reading ----------------------------------------------------------------------------
 
     def read(self) -> StateDocument:
-        raw = self._read_raw()
-        if raw is None:
+        stored = self._read_file()
+        if stored is None:
             return StateDocument.empty(self.aopctl_version)
-        return self._parse(raw)
+        return self._parse_once(stored.raw)
 
-    def _read_raw(self) -> bytes | None:
+    def _read_file(self) -> _Stored | None:
         try:
-            return self.path.read_bytes()
+            with self.path.open("rb") as handle:
+                return _Stored(handle.read(), os.fstat(handle.fileno()))
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise StateError(f"cannot read state file {self.path}: {exc.strerror or exc}") from exc
+
+    def _parse_once(self, raw: bytes) -> StateDocument:
+        if self._known is not None and self._known[0] == raw:
+            return self._known[1]
+        doc = self._parse(raw)
+        self._known = (raw, doc)
+        return doc
 
     def _parse(self, raw: bytes) -> StateDocument:
         source = f"state file {self.path}"
@@ -127,13 +151,14 @@ class LocalBackend(StateBackend):
     def write(self, doc: StateDocument, expected_serial: int) -> StateDocument:
         with _os_errors(f"write state file {self.path}"), directory_mutex(self.path.parent):
             self._refuse_foreign_lock()
-            raw = self._read_raw()
-            current = self._parse(raw) if raw is not None else None
+            stored = self._read_file()
+            current = self._parse_once(stored.raw) if stored is not None else None
             new = self._next_version(doc, current, expected_serial)
             data = dump_state(new)  # validates and refuses private keys before touching disk
-            if raw is not None and current is not None and self._keep:
-                self._save_backup(current.serial, raw)
+            if stored is not None and current is not None and self._keep:
+                self._save_backup(current.serial, stored)
             replace_atomically(self.path, data)
+            self._known = (data, new)
             self._rotate_backups()
             sweep_temp_files(self.path.parent, self.path.name)
         return new
@@ -182,12 +207,15 @@ class LocalBackend(StateBackend):
         ]
         return [backup for _, backup in sorted(found)]
 
-    def _save_backup(self, serial: int, raw: bytes) -> None:
+    def _save_backup(self, serial: int, stored: _Stored) -> None:
         if not self.backup_dir.is_dir():
             self.backup_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             fsync_dir(self.backup_dir.parent)
             fsync_dir(self.path.parent)
-        replace_atomically(self.backup_dir / f"{self.path.name}.backup.{serial}", raw)
+        backup = self.backup_dir / f"{self.path.name}.backup.{serial}"
+        private = stat.S_IMODE(stored.stat.st_mode) == 0o600
+        if not (private and link_atomically(self.path, stored.stat, backup)):
+            replace_atomically(backup, stored.raw)
 
     def _rotate_backups(self) -> None:
         if not self.backup_dir.is_dir():
