@@ -7,7 +7,8 @@ notes §9.2): every object is its own resource, so
   association (`GET .../hostnames/{hostname}`);
 - a binding is one `PUT .../hostnames` per hostname;
 - certificate deployments are awaited one at a time (upload, poll until `active`, next), with
-  the same polling back-off as aopctl (1 s, doubling, at most 15 s);
+  exactly aopctl's polling (`planner.apply.poll_intervals`: three polls 1 s apart, then
+  doubling up to 15 s), so only the request pattern differs;
 - independent requests run on `parallelism` threads (Terraform's default is 10).
 
 The replay sends that pattern with httpx against the same sandbox aopctl talks to, in zones of
@@ -37,6 +38,7 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from benchmarks.scenarios import Certificate, Scale, certificates
+from planner.apply import poll_intervals
 
 T = TypeVar("T")
 AOP = "origin_tls_client_auth"
@@ -158,11 +160,10 @@ class Replay:
         self._call("PUT", self._zone_path(cert, "hostnames"), {"config": [update]})
 
     def _await(self, path: str, done: Callable[[Any], bool]) -> None:
-        """Poll now, then after 1, 2, 4... seconds, as aopctl does."""
-        interval = self.poll_initial
+        """Poll now, then at aopctl's intervals."""
+        intervals = poll_intervals(self.poll_initial, self.poll_max)
         while not done(self._call("GET", path)):
-            time.sleep(interval)
-            interval = min(interval * 2, self.poll_max)
+            time.sleep(next(intervals))
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:

@@ -14,7 +14,7 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +47,17 @@ class Reporter(Protocol):
 
 
 STEADY_POLLS = 3  # polls at the initial interval before backing off
+
+
+def poll_intervals(initial: float, maximum: float) -> Iterator[float]:
+    """Seconds between polls: short deployments are seen within one `initial` interval, long ones
+    back off (doubling up to `maximum`)."""
+    yield from itertools.repeat(initial, STEADY_POLLS)
+    interval = initial
+    while True:
+        interval = min(interval * 2, maximum)
+        yield interval
+
 
 _T = TypeVar("_T")
 # A step's work: yields the seconds to sleep before it is resumed, returns its result.
@@ -195,12 +206,10 @@ class _Executor:
         self, step: Step, fetch: Callable[[], LiveCertificate | None], goal: str
     ) -> Run[LiveCertificate | None]:
         """Poll until the certificate reaches `goal` ("active" or "gone"), with back-off."""
-        start = self.settings.clock()
-        interval, last_report = self.settings.poll_initial, start
+        start = last_report = self.settings.clock()
+        intervals = poll_intervals(self.settings.poll_initial, self.settings.poll_max)
         verb = "deploying" if goal == "active" else "deleting"
-        polls = 0
         while True:
-            polls += 1
             cert = fetch()
             status = cert.status if cert is not None else "deleted"
             if goal == "active" and status == "active":
@@ -218,10 +227,7 @@ class _Executor:
             if self.settings.clock() - last_report >= self.settings.progress_every:
                 self.reporter.step_progress(str(step), f"still {verb}... [{int(elapsed)}s elapsed]")
                 last_report = self.settings.clock()
-            yield interval
-            # Short deployments are seen within a poll interval; long ones back off.
-            if polls >= STEADY_POLLS:
-                interval = min(interval * 2, self.settings.poll_max)
+            yield next(intervals)
 
     def _fetch(self, item: Planned, cert_id: str) -> Callable[[], LiveCertificate | None]:
         zone_id = item.change.zone_id or ""
