@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -372,7 +373,8 @@ class _Executor:
             if address.type == "aop_hostname_certificate"
             else []
         )
-        still_needed = sorted(a.hostname for a in pointing if a.hostname in self._claimed(zone_id))
+        claimed = self._claimed(zone_id) if pointing else set()
+        still_needed = sorted(a.hostname for a in pointing if a.hostname in claimed)
         if still_needed:
             raise ApplyError(f"{step}: not deleted, still bound to {', '.join(still_needed)}")
         if pointing:
@@ -470,9 +472,7 @@ def _without_deposed(doc: StateDocument, address: str, cert_id: str) -> StateDoc
 def _recorded(
     doc: StateDocument, records: list[tuple[Planned, ResourceState | None]]
 ) -> StateDocument:
-    for item, state in records:
-        doc = doc.with_resource(state) if state else doc.without(str(item.change.address))
-    return doc
+    return doc.with_changes((str(item.change.address), state) for item, state in records)
 
 
 def _batches(ready: list[Step], items: Mapping[Step, Planned]) -> list[list[Step]]:
@@ -532,8 +532,10 @@ def _advance(run: Run[list[str]]) -> float | list[str]:
 
 def _run_all(executor: _Executor, outcome: ApplyOutcome, settings: ApplySettings) -> None:
     schedule = build(executor.result.planned)
-    waiting = dict(schedule.dependencies)
-    finished: set[Step] = set()
+    # Tells which steps became ready as others finish, without rescanning every waiting step.
+    sorter = TopologicalSorter(schedule.dependencies)
+    sorter.prepare()
+    waiting = set(schedule.dependencies)
     failures: list[str] = []
     sleepers: list[_Sleeper] = []
     order = itertools.count()
@@ -545,10 +547,9 @@ def _run_all(executor: _Executor, outcome: ApplyOutcome, settings: ApplySettings
 
         while waiting or running or sleepers:
             if not failures:
-                ready = sorted(s for s, deps in waiting.items() if deps <= finished)
-                for batch in _batches(ready, schedule.items):
+                for batch in _batches(sorted(sorter.get_ready()), schedule.items):
                     for step in batch:
-                        del waiting[step]
+                        waiting.remove(step)
                         verb = step_verb(schedule.items[step], step)
                         executor.reporter.step_started(str(step), verb)
                     start(executor.run_batch(batch, schedule.items), batch)
@@ -581,7 +582,7 @@ def _run_all(executor: _Executor, outcome: ApplyOutcome, settings: ApplySettings
                     heapq.heappush(sleepers, _Sleeper(due, next(order), run, batch))
                     continue
                 for step, message in zip(batch, result, strict=True):
-                    finished.add(step)
+                    sorter.done(step)
                     outcome.done.append(str(step))
                     executor.reporter.step_finished(str(step), message)
     outcome.not_done.extend(str(s) for s in sorted(waiting))
