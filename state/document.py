@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from state.errors import StateCorruptError, StateError, StateSecretError, StateVersionError
 
@@ -91,9 +91,15 @@ class ResourceState:
         object.__setattr__(self, "fingerprints", fingerprints)
 
     @cached_property
-    def _dumped(self) -> _Dumped:
-        """Serialised and checked once: a state write reuses what did not change."""
-        return _Dumped.of(self.to_json())
+    def _text(self) -> str | None:
+        """As `dump_state` writes it, once; None when it is not valid or looks like it holds a
+        private key (`dump_state` then says why)."""
+        data = self.to_json()
+        text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
+        text = RESOURCE_INDENT + text.replace("\n", "\n" + RESOURCE_INDENT)
+        if _resource_problems(data, "$") or find_private_keys(data) or _has_marker(text):
+            return None
+        return text
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -259,25 +265,6 @@ class _Resources(tuple[ResourceState, ...]):
         return (_Resources, (dict(self.by_address),))
 
 
-@dataclass(frozen=True)
-class _Dumped:
-    """One resource as `dump_state` writes it, with what the checks found in it."""
-
-    text: str  # the JSON text, indented as an element of the state's `resources`
-    sound: bool  # valid, and nothing that looks like a private key
-
-    @classmethod
-    def of(cls, data: dict[str, Any]) -> _Dumped:
-        text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
-        text = RESOURCE_INDENT + text.replace("\n", "\n" + RESOURCE_INDENT)
-        sound = not (
-            _resource_problems(data, "$")
-            or find_private_keys(data)
-            or PRIVATE_KEY_MARKER.lower() in text.lower()
-        )
-        return cls(text, sound)
-
-
 def _sorted_keys(value: Any) -> Any:
     """Objects with sorted keys, so a state's bytes depend only on its content."""
     if isinstance(value, Mapping):
@@ -293,21 +280,20 @@ def _sorted_keys(value: Any) -> Any:
 def dump_state(doc: StateDocument) -> bytes:
     """The bytes to write for `doc`, after checking it is valid and holds no private key.
 
-    Each resource is serialised and checked once (`ResourceState._dumped`), so writing a state
+    Each resource is serialised and checked once (`ResourceState._text`), so writing a state
     after each change costs the joining of its resources' texts, not their serialisation. The
-    result is byte for byte what `_dump_whole` gives; it serves when something is wrong, for
-    its messages."""
-    pieces = [rs._dumped for rs in doc.resources]
+    bytes are those `_dump_whole` gives; it serves when something is wrong, for its messages."""
+    texts = [rs._text for rs in doc.resources]
     head = doc._head_json()
-    if not all(piece.sound for piece in pieces) or validate_state_json(head):
+    if None in texts or validate_state_json(head) or find_private_keys(head):
         return _dump_whole(doc)
-    text = _text(head)
-    if find_private_keys(head) or PRIVATE_KEY_MARKER.lower() in text.lower():
+    text = _json_text(head)
+    if _has_marker(text):
         return _dump_whole(doc)
-    if pieces:
+    if texts:
         # The first occurrence is the top-level key: only scalars, whose JSON text holds no
         # newline, come before it.
-        listed = ",\n".join(piece.text for piece in pieces)
+        listed = ",\n".join(cast(list[str], texts))  # no None: checked above
         text = text.replace(EMPTY_RESOURCES, f'\n  "resources": [\n{listed}\n  ]', 1)
     return text.encode("utf-8")
 
@@ -315,9 +301,9 @@ def dump_state(doc: StateDocument) -> bytes:
 def _dump_whole(doc: StateDocument) -> bytes:
     data = doc.to_json()
     leaks = find_private_keys(data)
-    text = _text(data)
+    text = _json_text(data)
     # The tree walk names the place; the scan of the final text is the last gate.
-    if leaks or PRIVATE_KEY_MARKER.lower() in text.lower():
+    if leaks or _has_marker(text):
         raise StateSecretError(
             "refusing to write a state that contains a private key",
             leaks or ["the serialised state contains a PEM private-key marker"],
@@ -328,8 +314,12 @@ def _dump_whole(doc: StateDocument) -> bytes:
     return text.encode("utf-8")
 
 
-def _text(data: Mapping[str, Any]) -> str:
+def _json_text(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _has_marker(text: str) -> bool:
+    return PRIVATE_KEY_MARKER.lower() in text.lower()
 
 
 def find_private_keys(value: Any, path: str = "$") -> list[str]:
