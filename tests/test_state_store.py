@@ -19,6 +19,8 @@ import jsonschema
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given
+from hypothesis import strategies as st
 
 from state import (
     LocalBackend,
@@ -255,6 +257,33 @@ def test_validation_messages_never_echo_values() -> None:
     with pytest.raises(StateCorruptError) as caught:
         StateDocument.from_json(data, "s.json")
     assert "PRIVATE" not in str(caught.value.reasons)
+
+
+JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.text(max_size=12)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=8,
+)
+NAMES = st.from_regex(r"[a-z_][a-z0-9_-]{0,8}", fullmatch=True)
+
+
+@given(
+    st.dictionaries(NAMES, st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=4)),
+    st.dictionaries(NAMES, JSON_VALUES, max_size=3),
+)
+def test_dump_state_writes_the_documented_json_of_the_document(
+    attributes_by_name: dict[str, dict[str, Any]], outputs: dict[str, Any]
+) -> None:
+    """The incremental serialisation gives exactly `json.dumps(doc.to_json(), indent=2)`."""
+    empty = replace(StateDocument.empty("1.2.3"), lineage=_uuid(), serial=1)
+    doc = empty.with_outputs({name: OutputState(value) for name, value in outputs.items()})
+    for name, attributes in attributes_by_name.items():
+        doc = doc.with_resource(resource(name, attributes=attributes))
+    first = next(iter(attributes_by_name), "absent")
+    for version in (doc, doc.without(f"aop_hostname_certificate.{first}")):
+        expected = json.dumps(version.to_json(), indent=2, ensure_ascii=False) + "\n"
+        assert dump_state(version) == expected.encode("utf-8")
 
 
 def test_dump_state_refuses_an_invalid_document() -> None:
