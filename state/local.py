@@ -6,7 +6,9 @@ Files, for a state at `DIR/aopctl.state.json`:
   directory fsync), so a process killed at any instant leaves the old or the new state.
 - `DIR/aopctl.state.json.lock`: the lock while a writing command runs (see `state.lock`).
 - `DIR/.aopctl/backups/aopctl.state.json.backup.SERIAL`: the bytes of each replaced version,
-  mode 0600, the newest `backups` kept. A state migrated from an older format is backed up
+  mode 0600, the newest `backups` kept, and also the version this backend replaced first: an
+  apply writes the state after every API call, so without it the state from before a long
+  apply would be rotated out by the apply itself. A state migrated from an older format is backed up
   like any other, byte for byte, by the first write after the migration. A version is never
   written to once stored (it is replaced by a new file), so its backup is a hard link to it:
   no copy of the bytes; a file of another mode than 0600, or a file system without hard
@@ -96,6 +98,7 @@ class LocalBackend(StateBackend):
         # The bytes this backend last read or wrote, parsed: a write that finds them unchanged
         # need not parse and validate them again.
         self._known: tuple[bytes, StateDocument] | None = None
+        self._first_replaced: int | None = None  # serial of the version before our first write
 
     def describe(self) -> str:
         return f"local file {self.path}"
@@ -157,6 +160,8 @@ class LocalBackend(StateBackend):
             data = dump_state(new)  # validates and refuses private keys before touching disk
             if stored is not None and current is not None and self._keep:
                 self._save_backup(current.serial, stored)
+                if self._first_replaced is None:
+                    self._first_replaced = current.serial
             replace_atomically(self.path, data)
             self._known = (data, new)
             self._rotate_backups()
@@ -221,8 +226,10 @@ class LocalBackend(StateBackend):
         if not self.backup_dir.is_dir():
             return
         backups = self.backups()
+        before_us = f"{self.path.name}.backup.{self._first_replaced}"
         for old in backups[: max(len(backups) - self._keep, 0)]:
-            old.unlink(missing_ok=True)
+            if old.name != before_us:
+                old.unlink(missing_ok=True)
         sweep_temp_files(self.backup_dir, self.path.name)
 
     # --- locking ----------------------------------------------------------------------------

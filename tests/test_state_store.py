@@ -385,7 +385,7 @@ def test_an_unreadable_state_names_the_file(backend: LocalBackend) -> None:
         backend.read()
 
 
-def test_backups_rotate_keep_exactly_n_and_are_private(tmp_path: Path) -> None:
+def test_backups_keep_the_newest_n_and_the_version_before_this_run(tmp_path: Path) -> None:
     backend = LocalBackend(tmp_path / "aopctl.state.json", backups=3, aopctl_version="1")
     versions: dict[int, bytes] = {}
     doc = write_new(backend)
@@ -393,12 +393,19 @@ def test_backups_rotate_keep_exactly_n_and_are_private(tmp_path: Path) -> None:
         versions[doc.serial] = backend.path.read_bytes()
         doc = backend.write(doc, doc.serial)
     backups = backend.backups()
-    assert [p.name for p in backups] == [f"aopctl.state.json.backup.{n}" for n in (4, 5, 6)]
+    assert [p.name for p in backups] == [f"aopctl.state.json.backup.{n}" for n in (1, 4, 5, 6)]
     for backup in backups:
         assert backup.parent == tmp_path / ".aopctl" / "backups"
         assert mode(backup) == 0o600
         assert backup.read_bytes() == versions[int(backup.name.rsplit(".", 1)[1])]
         assert_valid_file(backup)
+    # The next command's backend keeps the version before its own first write instead.
+    backend = LocalBackend(backend.path, backups=3, aopctl_version="1")
+    for _ in range(4):
+        doc = backend.write(doc, doc.serial)
+    assert [int(p.name.rsplit(".", 1)[1]) for p in backend.backups()] == [7, 8, 9, 10]
+    doc = backend.write(doc, doc.serial)
+    assert [int(p.name.rsplit(".", 1)[1]) for p in backend.backups()] == [7, 9, 10, 11]
 
 
 def test_zero_backups_keeps_none(tmp_path: Path) -> None:
