@@ -423,8 +423,8 @@ def read_zones(api: Api, zones: Iterable[str]) -> list[tuple[str, LiveZone]]:
     by name. A zone given by name is written with its canonical name, one given by id as id."""
     refresher = Refresher(api)
     written: dict[str, str] = {}
-    for zone in zones:
-        zone_id, name = refresher.resolve_zone(zone.strip().rstrip(".").lower())
+    resolved = refresher.resolve_zones(zone.strip().rstrip(".").lower() for zone in zones)
+    for zone_id, name in resolved.values():
         written.setdefault(zone_id, name)
     needs = Needs(frozenset(SETTING_OF.values()))
     live = refresher.refresh(dict.fromkeys(written, needs))

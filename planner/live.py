@@ -7,7 +7,7 @@ number of hostnames or certificates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -135,19 +135,27 @@ class Refresher:
         self.parallelism = parallelism
         self._zones: dict[str, Zone] = {}
 
-    def resolve_zone(self, zone: str) -> tuple[str, str]:
-        """(zone id, zone name) for a zone written as a name or an id; names resolved once."""
+    def resolve_zones(self, zones: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """(zone id, zone name) per zone written as a name or an id. Each name is looked up once,
+        the lookups concurrently (one request per name: `/zones` filters by one name)."""
+        zones = list(zones)
+        unknown = sorted({z for z in zones if not ZONE_ID_RE.match(z)} - self._zones.keys())
+        with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
+            self._zones.update(zip(unknown, pool.map(self._lookup, unknown), strict=True))
+        return {zone: self._resolved(zone) for zone in zones}
+
+    def _lookup(self, name: str) -> Zone:
+        try:
+            return self.api.zone_by_name(name)
+        except NotFoundError:
+            raise NotFoundError(
+                f"zone {name!r} does not exist or the credentials cannot see it"
+            ) from None
+
+    def _resolved(self, zone: str) -> tuple[str, str]:
         if ZONE_ID_RE.match(zone):
             return zone, zone
-        if zone not in self._zones:
-            try:
-                self._zones[zone] = self.api.zone_by_name(zone)
-            except NotFoundError:
-                raise NotFoundError(
-                    f"zone {zone!r} does not exist or the credentials cannot see it"
-                ) from None
-        found = self._zones[zone]
-        return found.id, found.name
+        return self._zones[zone].id, self._zones[zone].name
 
     def refresh(self, zones: Mapping[str, Needs]) -> dict[str, LiveZone]:
         """Read every zone in `zones` (keyed by zone id): all reads of all zones run

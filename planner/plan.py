@@ -123,12 +123,11 @@ def _needs(ctx_zones: dict[str, set[str]], zone_id: str, resource_type: str) -> 
 def _refresh(
     config: Configuration | None, state: StateDocument, refresher: Refresher
 ) -> tuple[dict[str, LiveZone], dict[str, tuple[str, str]]]:
-    zones: dict[str, tuple[str, str]] = {}
+    resources = list(config.resources.values()) if config else []
+    zones = refresher.resolve_zones(_zone_value(resource) for resource in resources)
     needs: dict[str, set[str]] = {}
-    for resource in config.resources.values() if config else ():
-        zone = _zone_value(resource)
-        zones[zone] = refresher.resolve_zone(zone)
-        _needs(needs, zones[zone][0], resource.address.type)
+    for resource in resources:
+        _needs(needs, zones[_zone_value(resource)][0], resource.address.type)
     for prior in state.resources:
         _needs(needs, prior.zone_id, prior.type)
     live = refresher.refresh({z: Needs(frozenset(s)) for z, s in needs.items()})

@@ -30,7 +30,7 @@ from engine_helpers import (
     write_config,
 )
 
-from planner.errors import PlanError
+from planner.errors import NotFoundError, PlanError
 from planner.plan_model import Action
 from planner.render import render_json, render_text
 
@@ -455,6 +455,17 @@ def test_refresh_reads_lists_not_objects(
     pages = math.ceil(per_zone / 1000)
     assert gets["GET"] <= zone_count * (6 + pages), gets
     assert gets["GET"] < zone_count * per_zone
+    lookups = [r.path for r in harness.sandbox.requests[start:] if r.path.endswith("/zones")]
+    assert len(lookups) == zone_count  # each zone name looked up once
+
+
+def test_a_zone_the_account_does_not_hold_is_named(tmp_path: Path, clock: FakeClock) -> None:
+    harness = per_hostname(tmp_path, clock, applied=False)
+    config = harness.directory / "main.aop.json"
+    config.write_text(config.read_text().replace('"example.net"', '"nowhere.example"'))
+
+    with pytest.raises(NotFoundError, match=r"zone 'nowhere\.example' does not exist"):
+        harness.plan()
 
 
 # -- determinism ------------------------------------------------------------------------------
