@@ -135,6 +135,13 @@ class Refresher:
         self.parallelism = parallelism
         self._zones: dict[str, Zone] = {}
 
+    def remember(self, zones: Iterable[tuple[str, str]]) -> None:
+        """Zone (name, id) pairs the state recorded: those names need no lookup. (Were such a
+        zone deleted and added again, the state's resources in it would fail to refresh anyway.)"""
+        for name, zone_id in zones:
+            if not ZONE_ID_RE.match(name):
+                self._zones.setdefault(name, Zone(zone_id, name))
+
     def resolve_zones(self, zones: Iterable[str]) -> dict[str, tuple[str, str]]:
         """(zone id, zone name) per zone written as a name or an id. Each name is looked up once,
         the lookups concurrently (one request per name: `/zones` filters by one name)."""

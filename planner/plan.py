@@ -124,6 +124,7 @@ def _refresh(
     config: Configuration | None, state: StateDocument, refresher: Refresher
 ) -> tuple[dict[str, LiveZone], dict[str, tuple[str, str]]]:
     resources = list(config.resources.values()) if config else []
+    refresher.remember((prior.zone_name, prior.zone_id) for prior in state.resources)
     zones = refresher.resolve_zones(_zone_value(resource) for resource in resources)
     needs: dict[str, set[str]] = {}
     for resource in resources:

@@ -450,13 +450,23 @@ def test_refresh_reads_lists_not_objects(
     assert not plan.has_changes
     gets = requests_since(harness.sandbox, start)
     assert set(gets) == {"GET"}
-    # Per zone: resolve the name, the SSL mode, both certificate lists, and one page of
-    # associations per 1000 hostnames. Never one request per hostname or certificate.
+    # Per zone: the SSL mode, both certificate lists, and one page of associations per 1000
+    # hostnames; the zone ids come from the state. Never one request per hostname or certificate.
     pages = math.ceil(per_zone / 1000)
-    assert gets["GET"] <= zone_count * (6 + pages), gets
-    assert gets["GET"] < zone_count * per_zone
-    lookups = [r.path for r in harness.sandbox.requests[start:] if r.path.endswith("/zones")]
-    assert len(lookups) == zone_count  # each zone name looked up once
+    assert gets["GET"] == zone_count * (3 + pages), gets
+
+
+def test_each_zone_name_not_in_the_state_is_looked_up_once(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    zones = [f"zone{z:02d}.test" for z in range(3)]
+    harness = Harness(tmp_path / "cfg", make_sandbox(clock, zones), clock)
+    bulk_config(harness.directory, zones, 2)
+
+    harness.plan()
+
+    lookups = [r for r in harness.sandbox.requests if r.path.endswith("/zones")]
+    assert len(lookups) == len(zones)
 
 
 def test_a_zone_the_account_does_not_hold_is_named(tmp_path: Path, clock: FakeClock) -> None:
