@@ -138,8 +138,8 @@ class Replay:
             self.certificate_ids[cert.name] = self._deploy(cert, config_dir, "2")
             self._parallel(partial(self._bind, cert, hostname) for hostname in cert.hostnames)
             path = self._zone_path(cert, "hostnames", "certificates", old)
-            self._call("DELETE", path)
-            self._await(path, lambda found: found is None or found["status"] == "deleted")
+            deleted = self._call("DELETE", path)
+            self._await(path, lambda found: found is None or found["status"] == "deleted", deleted)
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -150,20 +150,20 @@ class Replay:
         }
         uploaded = self._call("POST", self._zone_path(cert, "hostnames", "certificates"), body)
         cert_id = str(uploaded["id"])
-        if uploaded["status"] != "active":
-            path = self._zone_path(cert, "hostnames", "certificates", cert_id)
-            self._await(path, lambda found: found is not None and found["status"] == "active")
+        path = self._zone_path(cert, "hostnames", "certificates", cert_id)
+        self._await(path, lambda found: found is not None and found["status"] == "active", uploaded)
         return cert_id
 
     def _bind(self, cert: Certificate, hostname: str) -> None:
         update = {"hostname": hostname, "cert_id": self.certificate_ids[cert.name], "enabled": True}
         self._call("PUT", self._zone_path(cert, "hostnames"), {"config": [update]})
 
-    def _await(self, path: str, done: Callable[[Any], bool]) -> None:
-        """Poll now, then at aopctl's intervals."""
+    def _await(self, path: str, done: Callable[[Any], bool], answer: Any) -> None:
+        """Poll at aopctl's intervals until `done`, starting from the answer just received."""
         intervals = poll_intervals(self.poll_initial, self.poll_max)
-        while not done(self._call("GET", path)):
+        while not done(answer):
             time.sleep(next(intervals))
+            answer = self._call("GET", path)
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:

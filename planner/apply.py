@@ -204,14 +204,20 @@ class _Executor:
     # -- waiting -------------------------------------------------------------------------------
 
     def _await(
-        self, step: Step, fetch: Callable[[], LiveCertificate | None], goal: str
+        self,
+        step: Step,
+        fetch: Callable[[], LiveCertificate | None],
+        goal: str,
+        cert: LiveCertificate | None,
     ) -> Run[LiveCertificate | None]:
-        """Poll until the certificate reaches `goal` ("active" or "gone"), with back-off."""
+        """Poll until the certificate reaches `goal` ("active" or "gone"), with back-off.
+
+        `cert` is what Cloudflare just answered (the upload, the DELETE): the first poll comes
+        one interval later, not at once."""
         start = last_report = self.settings.clock()
         intervals = poll_intervals(self.settings.poll_initial, self.settings.poll_max)
         verb = "deploying" if goal == "active" else "deleting"
         while True:
-            cert = fetch()
             status = cert.status if cert is not None else "deleted"
             if goal == "active" and status == "active":
                 return cert
@@ -229,6 +235,7 @@ class _Executor:
                 self.reporter.step_progress(str(step), f"still {verb}... [{int(elapsed)}s elapsed]")
                 last_report = self.settings.clock()
             yield next(intervals)
+            cert = fetch()
 
     def _fetch(self, item: Planned, cert_id: str) -> Callable[[], LiveCertificate | None]:
         zone_id = item.change.zone_id or ""
@@ -295,7 +302,7 @@ class _Executor:
         self._put(item, state)
         if cert.status != "active":
             self.reporter.step_progress(str(step), f"{verb} as {cert.id}; waiting until active")
-            cert = yield from self._await(step, self._fetch(item, cert.id), "active")
+            cert = yield from self._await(step, self._fetch(item, cert.id), "active", cert)
             assert cert is not None
             self._put(
                 item,
@@ -312,8 +319,8 @@ class _Executor:
             self.reporter.step_progress(
                 str(step), f"deleting {cert_id}, an upload of it whose deployment timed out"
             )
-            self._deleter(item)(zone_id, cert_id)
-            yield from self._await(step, self._fetch(item, cert_id), "gone")
+            deleted = self._deleter(item)(zone_id, cert_id)
+            yield from self._await(step, self._fetch(item, cert_id), "gone", deleted)
 
     def _obtain(self, item: Planned) -> tuple[LiveCertificate | None, str]:
         """The certificate this step makes current: uploaded now, or already live."""
@@ -381,10 +388,10 @@ class _Executor:
             self.api.put_hostname_associations(
                 zone_id, [AssociationUpdate(a.hostname, cert_id, None) for a in pointing]
             )
-        self._deleter(item)(zone_id, cert_id)
+        deleted = self._deleter(item)(zone_id, cert_id)
         # The state lets go of the certificate only once Cloudflare confirms it is gone: after
         # `deletion_timed_out` (or a crash while waiting) a re-run must still know to delete it.
-        yield from self._await(step, self._fetch(item, cert_id), "gone")
+        yield from self._await(step, self._fetch(item, cert_id), "gone", deleted)
         if step.remote_id:
             self.writer.update(lambda doc: _without_deposed(doc, str(address), cert_id))
         else:
