@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import json
-import pstats
 import resource
 import sys
 import tempfile
@@ -40,8 +38,14 @@ from typing import Any
 import httpx
 
 from benchmarks.measure import run_process
-from benchmarks.profile_plan import _client, _Quiet, _timed
-from benchmarks.scenarios import LAYOUTS, Scale, write_configuration
+from benchmarks.profiling import (
+    QuietReporter,
+    cpu_timed,
+    profile_client,
+    scale_arguments,
+    top_functions,
+)
+from benchmarks.scenarios import Scale, write_configuration
 from planner import __version__
 from planner.apply import ApplySettings, apply_plan
 from planner.config import VariableInputs, load_configuration
@@ -110,12 +114,12 @@ def _apply(
 
     With `profilers`, the apply phase runs under cProfile and its profiles are added there."""
     variables = VariableInputs(cli={"release": release})
-    config, load_cpu = _timed(lambda: load_configuration(run.directory, variables, env={}))
-    with hold_lock(backend, "apply"), _client(transport) as client:
-        result, plan_cpu = _timed(lambda: make_plan(config, backend.read(), Refresher(client)))
+    config, load_cpu = cpu_timed(lambda: load_configuration(run.directory, variables, env={}))
+    with hold_lock(backend, "apply"), profile_client(transport) as client:
+        result, plan_cpu = cpu_timed(lambda: make_plan(config, backend.read(), Refresher(client)))
         with _profiling(profilers) if profilers is not None else nullcontext():
-            outcome, apply_cpu = _timed(
-                lambda: apply_plan(result, client, backend, _Quiet(), SETTINGS)
+            outcome, apply_cpu = cpu_timed(
+                lambda: apply_plan(result, client, backend, QuietReporter(), SETTINGS)
             )
     if outcome.not_done or not result.plan.has_changes:
         raise RuntimeError(f"the measured apply did not complete: {outcome.not_done}")
@@ -179,38 +183,18 @@ def measure(directory: Path, run: Run, top: int) -> dict[str, Any]:
     if top:
         profilers: list[cProfile.Profile] = []
         measured_run(run, directory / "profiled", profilers)
-        figures["top"] = _top(profilers, top)
+        figures["top"] = top_functions(profilers, top)
     return figures
 
 
-def _top(profilers: list[cProfile.Profile], count: int) -> str:
-    out = io.StringIO()
-    stats = pstats.Stats(*profilers, stream=out)
-    stats.sort_stats("tottime").print_stats(count)
-    stats.sort_stats("cumulative").print_stats(count)
-    return out.getvalue()
-
-
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.profile_apply", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--zones", type=int, default=100)
-    parser.add_argument("--hostnames-per-zone", type=int, default=100)
-    parser.add_argument(
-        "--layout",
-        choices=LAYOUTS,
-        default="certificate",
-        help="One binding per certificate (default) or one per hostname.",
-    )
+    parser = scale_arguments("python -m benchmarks.profile_apply", __doc__.split("\n\n")[0])
     parser.add_argument(
         "--rotate", action="store_true", help="Measure the rotation after a first apply."
     )
     parser.add_argument("--deploy-delay", type=float, default=0.05, help="Seconds.")
     parser.add_argument("--delete-delay", type=float, default=0.05, help="Seconds.")
     parser.add_argument("--top", type=int, default=25, help="Functions to print; 0: no profile.")
-    parser.add_argument("--out", type=Path, help="Also write the figures as JSON here.")
-    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child's mode
     return parser.parse_args(argv)
 
 

@@ -15,25 +15,29 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import json
-import pstats
 import resource
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from benchmarks.measure import run_process
-from benchmarks.scenarios import LAYOUTS, Scale, write_configuration
+from benchmarks.profiling import (
+    QuietReporter,
+    cpu_timed,
+    profile_client,
+    scale_arguments,
+    top_functions,
+)
+from benchmarks.scenarios import Scale, write_configuration
 from planner import __version__
 from planner.apply import ApplySettings, apply_plan
 from planner.cli.state_cmds import open_backend
-from planner.cloudflare import CloudflareClient, Credentials, RateLimiter
 from planner.config import VariableInputs, load_configuration
 from planner.live import LiveZone, Needs, Refresher
 from planner.plan import make_plan
@@ -41,7 +45,6 @@ from planner.render import render_text
 from planner.sandbox import Sandbox
 from state.memory import MemoryBackend
 
-BASE_URL = "https://api.cloudflare.com/client/v4"
 RESPONSES = "responses.json"
 Recorded = dict[str, tuple[int, dict[str, str], str]]
 
@@ -70,21 +73,6 @@ class _Replaying(httpx.BaseTransport):
         return httpx.Response(status, headers=headers, content=body.encode(), request=request)
 
 
-class _Quiet:
-    def step_started(self, step: str, message: str) -> None: ...
-    def step_progress(self, step: str, message: str) -> None: ...
-    def step_finished(self, step: str, message: str) -> None: ...
-
-
-def _client(transport: httpx.BaseTransport) -> CloudflareClient:
-    return CloudflareClient(
-        Credentials.from_token("profile-token"),
-        base_url=BASE_URL,
-        transport=transport,
-        rate_limiter=RateLimiter(10**9),  # never waits: only CPU is measured here
-    )
-
-
 class _SerialRefresher(Refresher):
     """Reads the zones one after another in the calling thread: cProfile sees only that one."""
 
@@ -102,7 +90,7 @@ def plan_once(
     """What `aopctl plan` does: load, read the state, refresh, compare, render."""
     config = load_configuration(directory, VariableInputs(), env={})
     state = open_backend(directory).read()
-    with _client(transport) as client:
+    with profile_client(transport) as client:
         result = make_plan(config, state, refresher(client))
     return render_text(result.plan, color=False)
 
@@ -113,26 +101,20 @@ def set_up(directory: Path, scale: Scale, layout: str) -> None:
     sandbox = Sandbox(scale.zone_names(), rate_limit=None)
     config = load_configuration(directory, VariableInputs(), env={})
     memory = MemoryBackend(__version__)  # the local file is written once, at the end
-    with _client(sandbox.transport()) as client:
+    with profile_client(sandbox.transport()) as client:
         result = make_plan(config, memory.read(), Refresher(client))
-        apply_plan(result, client, memory, _Quiet(), ApplySettings(poll_initial=0.01))
+        apply_plan(result, client, memory, QuietReporter(), ApplySettings(poll_initial=0.01))
     open_backend(directory).write(memory.document, expected_serial=0)
     recording = _Recording(sandbox.transport())
     plan_once(directory, recording)
     (directory / RESPONSES).write_text(json.dumps(recording.recorded))
 
 
-def _timed(action: Callable[[], Any]) -> tuple[Any, float]:
-    started = time.process_time()
-    value = action()
-    return value, time.process_time() - started
-
-
 def measure(directory: Path, top: int) -> dict[str, Any]:
     """In the child: one timed plan, then one under cProfile."""
     recorded: Recorded = json.loads((directory / RESPONSES).read_text())
     transport = _Replaying(recorded)
-    text, cpu = _timed(lambda: plan_once(directory, transport))
+    text, cpu = cpu_timed(lambda: plan_once(directory, transport))
     if "No changes" not in text:
         raise RuntimeError("the profiled plan is not the unchanged one:\n" + text[:2000])
     # What `aopctl plan` would have used by now: interpreter start, imports, the plan.
@@ -146,33 +128,13 @@ def measure(directory: Path, top: int) -> dict[str, Any]:
         "plan_cpu_s": round(cpu, 3),
         "process_after_plan": process,
         "requests": len(recorded),
-        "top": _top(profiler, top),
+        "top": top_functions([profiler], top),
     }
 
 
-def _top(profiler: cProfile.Profile, count: int) -> str:
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("tottime").print_stats(count)
-    stats.sort_stats("cumulative").print_stats(count)
-    return out.getvalue()
-
-
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.profile_plan", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--zones", type=int, default=100)
-    parser.add_argument("--hostnames-per-zone", type=int, default=100)
-    parser.add_argument(
-        "--layout",
-        choices=LAYOUTS,
-        default="certificate",
-        help="One binding per certificate (default) or one per hostname.",
-    )
+    parser = scale_arguments("python -m benchmarks.profile_plan", __doc__.split("\n\n")[0])
     parser.add_argument("--top", type=int, default=25, help="How many functions to print.")
-    parser.add_argument("--out", type=Path, help="Also write the figures as JSON here.")
-    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child's mode
     return parser.parse_args(argv)
 
 
