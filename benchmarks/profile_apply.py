@@ -42,6 +42,7 @@ from benchmarks.profiling import (
     QuietReporter,
     cpu_timed,
     profile_client,
+    report,
     scale_arguments,
     top_functions,
 )
@@ -212,22 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         write_configuration(directory, scale, args.layout)
         command = [sys.executable, "-m", "benchmarks.profile_apply", *(argv or sys.argv[1:])]
         usage = run_process([*command, f"--measure={directory}"], {}, directory / "child.log")
-    if usage.exit_code != 0:
-        print(usage.output, file=sys.stderr)
-        return 1
-    figures = json.loads(usage.output.splitlines()[-1])
-    print(figures.pop("top", ""))
-    figures.update(
-        hostnames=scale.hostnames,
-        zones=scale.zones,
-        layout=args.layout,
-        step="rotation" if args.rotate else "first apply",
-        child_process=usage.as_dict(),
-    )
-    print(json.dumps(figures, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps(figures, indent=2) + "\n")
-    return 0
+    step = "rotation" if args.rotate else "first apply"
+    return report(usage, args, scale, step=step, child_process=usage.as_dict())
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from benchmarks.profiling import (
     QuietReporter,
     cpu_timed,
     profile_client,
+    report,
     scale_arguments,
     top_functions,
 )
@@ -151,21 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"set-up ({scale.hostnames} hostnames applied): {time.perf_counter() - started:.1f}s")
         command = [sys.executable, "-m", "benchmarks.profile_plan", f"--top={args.top}"]
         usage = run_process([*command, f"--measure={directory}"], {}, directory / "child.log")
-    if usage.exit_code != 0:
-        print(usage.output, file=sys.stderr)
-        return 1
-    figures = json.loads(usage.output.splitlines()[-1])
-    print(figures.pop("top"))
-    figures.update(
-        hostnames=scale.hostnames,
-        zones=scale.zones,
-        layout=args.layout,
-        child_process_with_profiling=usage.as_dict(),
-    )
-    print(json.dumps(figures, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps(figures, indent=2) + "\n")
-    return 0
+    return report(usage, args, scale, child_process_with_profiling=usage.as_dict())
 
 
 if __name__ == "__main__":

@@ -6,15 +6,18 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import pstats
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
-from benchmarks.scenarios import LAYOUTS
+from benchmarks.measure import ProcessUsage
+from benchmarks.scenarios import LAYOUTS, Scale
 from planner.cloudflare import CloudflareClient, Credentials, RateLimiter
 
 BASE_URL = "https://api.cloudflare.com/client/v4"
@@ -66,3 +69,18 @@ def scale_arguments(prog: str, description: str) -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="Also write the figures as JSON here.")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # the child's mode
     return parser
+
+
+def report(usage: ProcessUsage, args: argparse.Namespace, scale: Scale, **facts: Any) -> int:
+    """Print what the measuring child found (its profile, then its figures as JSON, also
+    written to `--out`); the exit code."""
+    if usage.exit_code != 0:
+        print(usage.output, file=sys.stderr)
+        return 1
+    figures = json.loads(usage.output.splitlines()[-1])
+    print(figures.pop("top", ""))
+    figures.update(hostnames=scale.hostnames, zones=scale.zones, layout=args.layout, **facts)
+    print(json.dumps(figures, indent=2))
+    if args.out:
+        args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
