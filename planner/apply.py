@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -71,6 +72,10 @@ class ApplySettings:
     deploy_timeout: float = 900.0
     poll_initial: float = 1.0
     poll_max: float = 15.0
+    # Polls of all waiting certificates together: this many at their own pace, then this many
+    # per second (see _PollPacer).
+    poll_burst: int = 300
+    poll_rate: float = 1.0
     progress_every: float = 10.0
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
@@ -529,6 +534,24 @@ class _Sleeper:
     batch: list[Step] = field(compare=False)
 
 
+class _PollPacer:
+    """Spaces the polls of many waiting certificates: `burst` of them at their own pace, then
+    `rate` per second in all (GCRA). Cloudflare's deployments take minutes, and a hundred
+    certificates polled every 15 s would spend more than the account's whole API budget (1200
+    requests / 5 minutes, shared with every other tool and the dashboard): the writes of the
+    apply would queue behind its polls."""
+
+    def __init__(self, burst: int, rate: float) -> None:
+        self.burst, self.rate = burst, rate
+        self._next = -math.inf  # the theoretical arrival time of the next poll
+
+    def schedule(self, wanted: float) -> float:
+        """When a poll wanted at `wanted` may go."""
+        at = max(wanted, self._next - self.burst / self.rate)
+        self._next = max(self._next, at) + 1 / self.rate
+        return at
+
+
 def _advance(run: Run[list[str]]) -> float | list[str]:
     """Run a step until it wants to sleep (the seconds) or ends (its messages)."""
     try:
@@ -546,6 +569,7 @@ def _run_all(executor: _Executor, outcome: ApplyOutcome, settings: ApplySettings
     failures: list[str] = []
     sleepers: list[_Sleeper] = []
     order = itertools.count()
+    pacer = _PollPacer(settings.poll_burst, settings.poll_rate)
     with ThreadPoolExecutor(max_workers=settings.parallelism) as pool:
         running: dict[Future[float | list[str]], tuple[Run[list[str]], list[Step]]] = {}
 
@@ -585,7 +609,7 @@ def _run_all(executor: _Executor, outcome: ApplyOutcome, settings: ApplySettings
                     outcome.not_done.extend(map(str, batch))
                     continue
                 if not isinstance(result, list):  # the step sleeps until its next poll
-                    due = settings.clock() + result
+                    due = pacer.schedule(settings.clock() + result)
                     heapq.heappush(sleepers, _Sleeper(due, next(order), run, batch))
                     continue
                 for step, message in zip(batch, result, strict=True):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -46,6 +47,7 @@ def fingerprint(pem_path: Path) -> str:
 
 
 CERTS = EXAMPLES / "certs"
+CERTIFICATE_PATH = re.compile(r"/origin_tls_client_auth/hostnames/certificates/[^/]+$")
 APP_2026 = fingerprint(CERTS / "app-2026.crt.pem")
 APP_2027 = fingerprint(CERTS / "app-2027.crt.pem")
 SHOP_2026 = fingerprint(CERTS / "shop-2026.crt.pem")
@@ -394,6 +396,30 @@ def test_deployments_are_awaited_side_by_side(tmp_path: Path, clock: FakeClock) 
     assert len(uploads) == 6
     assert max(uploads) - min(uploads) < 60  # every upload went out before the first deployed
     assert clock() - start < 2 * 60  # one deployment's wait, not three in a row
+    assert len(bindings(harness.sandbox, "example.com")) == 18
+    harness.assert_converged()
+    assert_zero_downtime(harness.sandbox)
+
+
+def test_polls_of_many_waiting_certificates_spend_a_bounded_budget(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Six deployments of 60 s, polled at most 4 at once then one per 10 s in all."""
+    directory = tmp_path / "six"
+    write_certificates_with_bindings(directory, list("abcdef"))
+    harness = Harness(directory, make_sandbox(clock, ("example.com",), deploy_delay=60), clock)
+    harness.settings = replace(harness.settings, poll_burst=4, poll_rate=0.1)
+    start, first_request = clock(), len(harness.sandbox.requests)
+
+    harness.apply()
+
+    polls = [
+        r
+        for r in harness.sandbox.requests[first_request:]
+        if r.method == "GET" and CERTIFICATE_PATH.search(r.path)
+    ]
+    assert len(polls) <= 4 + 0.1 * (clock() - start) + 1
+    assert len(polls) >= 6  # every certificate was seen active before its hostnames were bound
     assert len(bindings(harness.sandbox, "example.com")) == 18
     harness.assert_converged()
     assert_zero_downtime(harness.sandbox)
