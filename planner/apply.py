@@ -561,71 +561,96 @@ def _advance(run: Run[list[str]]) -> float | list[str]:
 
 
 def _run_all(executor: _Executor, outcome: ApplyOutcome, settings: ApplySettings) -> None:
-    schedule = build(executor.result.planned)
-    # Tells which steps became ready as others finish, without rescanning every waiting step.
-    sorter = TopologicalSorter(schedule.dependencies)
-    sorter.prepare()
-    waiting = set(schedule.dependencies)
-    failures: list[str] = []
-    sleepers: list[_Sleeper] = []
-    order = itertools.count()
-    pacer = _PollPacer(settings.poll_burst, settings.poll_rate)
     with ThreadPoolExecutor(max_workers=settings.parallelism) as pool:
-        running: dict[Future[float | list[str]], tuple[Run[list[str]], list[Step]]] = {}
-
-        def start(run: Run[list[str]], batch: list[Step]) -> None:
-            running[pool.submit(_advance, run)] = (run, batch)
-
-        while waiting or running or sleepers:
-            if not failures:
-                for batch in _batches(sorted(sorter.get_ready()), schedule.items):
-                    for step in batch:
-                        waiting.remove(step)
-                        verb = step_verb(schedule.items[step], step)
-                        executor.reporter.step_started(str(step), verb)
-                    start(executor.run_batch(batch, schedule.items), batch)
-            while sleepers and sleepers[0].due <= settings.clock():
-                sleeper = heapq.heappop(sleepers)
-                start(sleeper.run, sleeper.batch)
-            if not running:
-                if not sleepers:
-                    break
-                settings.sleep(sleepers[0].due - settings.clock())
-                continue
-            timeout = max(0.0, sleepers[0].due - settings.clock()) if sleepers else None
-            completed, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
-            for future in completed:
-                run, batch = running.pop(future)
-                try:
-                    result = future.result()
-                except AopctlError as exc:
-                    failures.append(f"{', '.join(map(str, batch))}: {exc.message}")
-                    outcome.not_done.extend(map(str, batch))
-                    continue
-                except Exception as exc:
-                    failures.append(
-                        f"{', '.join(map(str, batch))}: unexpected {type(exc).__name__}: {exc}"
-                    )
-                    outcome.not_done.extend(map(str, batch))
-                    continue
-                if not isinstance(result, list):  # the step sleeps until its next poll
-                    due = pacer.schedule(settings.clock() + result)
-                    heapq.heappush(sleepers, _Sleeper(due, next(order), run, batch))
-                    continue
-                for step, message in zip(batch, result, strict=True):
-                    sorter.done(step)
-                    outcome.done.append(str(step))
-                    executor.reporter.step_finished(str(step), message)
-    outcome.not_done.extend(str(s) for s in sorted(waiting))
-    if failures:
+        runner = _Runner(executor, outcome, settings, pool)
+        runner.run()
+    outcome.not_done.extend(str(s) for s in sorted(runner.waiting))
+    if runner.failures:
         raise ApplyError(
-            "apply stopped: " + "; ".join(failures),
+            "apply stopped: " + "; ".join(runner.failures),
             [
                 *(f"done: {d}" for d in outcome.done),
                 *(f"not done: {n}" for n in outcome.not_done),
                 "the state holds everything that was done; run apply again to finish",
             ],
         )
+
+
+class _Runner:
+    """Starts steps as they become ready, resumes sleeping ones when due, and records what
+    finished or failed. After a failure no step starts; those in flight run to their end."""
+
+    def __init__(
+        self,
+        executor: _Executor,
+        outcome: ApplyOutcome,
+        settings: ApplySettings,
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        self.executor, self.outcome, self.settings, self.pool = executor, outcome, settings, pool
+        self.schedule = build(executor.result.planned)
+        # Tells which steps became ready as others finish, without rescanning every waiting step.
+        self.sorter = TopologicalSorter(self.schedule.dependencies)
+        self.sorter.prepare()
+        self.waiting = set(self.schedule.dependencies)
+        self.failures: list[str] = []
+        self.running: dict[Future[float | list[str]], tuple[Run[list[str]], list[Step]]] = {}
+        self.sleepers: list[_Sleeper] = []
+        self.order = itertools.count()
+        self.pacer = _PollPacer(settings.poll_burst, settings.poll_rate)
+
+    def run(self) -> None:
+        clock = self.settings.clock
+        while self.waiting or self.running or self.sleepers:
+            if not self.failures:
+                self._start_ready()
+            while self.sleepers and self.sleepers[0].due <= clock():
+                sleeper = heapq.heappop(self.sleepers)
+                self._start(sleeper.run, sleeper.batch)
+            if self.running:
+                timeout = max(0.0, self.sleepers[0].due - clock()) if self.sleepers else None
+                completed, _ = wait(self.running, timeout=timeout, return_when=FIRST_COMPLETED)
+                for future in completed:
+                    self._collect(future)
+            elif self.sleepers:
+                self.settings.sleep(self.sleepers[0].due - clock())
+            else:
+                break  # after a failure: what is still waiting stays not done
+
+    def _start_ready(self) -> None:
+        items = self.schedule.items
+        for batch in _batches(sorted(self.sorter.get_ready()), items):
+            for step in batch:
+                self.waiting.remove(step)
+                self.executor.reporter.step_started(str(step), step_verb(items[step], step))
+            self._start(self.executor.run_batch(batch, items), batch)
+
+    def _start(self, run: Run[list[str]], batch: list[Step]) -> None:
+        self.running[self.pool.submit(_advance, run)] = (run, batch)
+
+    def _collect(self, future: Future[float | list[str]]) -> None:
+        run, batch = self.running.pop(future)
+        names = ", ".join(map(str, batch))
+        try:
+            result = future.result()
+        except AopctlError as exc:
+            self._failed(batch, f"{names}: {exc.message}")
+            return
+        except Exception as exc:
+            self._failed(batch, f"{names}: unexpected {type(exc).__name__}: {exc}")
+            return
+        if not isinstance(result, list):  # the step sleeps until its next poll
+            due = self.pacer.schedule(self.settings.clock() + result)
+            heapq.heappush(self.sleepers, _Sleeper(due, next(self.order), run, batch))
+            return
+        for step, message in zip(batch, result, strict=True):
+            self.sorter.done(step)
+            self.outcome.done.append(str(step))
+            self.executor.reporter.step_finished(str(step), message)
+
+    def _failed(self, batch: list[Step], failure: str) -> None:
+        self.failures.append(failure)
+        self.outcome.not_done.extend(map(str, batch))
 
 
 def step_verb(item: Planned, step: Step) -> str:
