@@ -362,19 +362,9 @@ def test_a_nearly_spent_sandbox_window_makes_the_client_wait_not_fail(
     assert not transport.violations
 
 
-def test_cf_ray_id_is_kept_on_errors() -> None:
-    """The sandbox sends no cf-ray header, so this one answer is scripted."""
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        body = {"success": False, "errors": [{"code": 7003, "message": "No route for the URI"}]}
-        return httpx.Response(400, json=body, headers={"cf-ray": "8f1e2d3c4b5a6978-AMS"})
-
-    with (
-        CloudflareClient(
-            Credentials.from_token(TOKEN), transport=httpx.MockTransport(answer)
-        ) as cf,
-        pytest.raises(ApiError) as caught,
-    ):
-        cf.get_zone_aop_enabled("0" * 32)
-    assert caught.value.ray_id == "8f1e2d3c4b5a6978-AMS" and caught.value.codes == [7003]
-    assert "cf-ray 8f1e2d3c4b5a6978-AMS" in str(caught.value)
+def test_cf_ray_id_is_kept_on_errors(cf: CloudflareClient, sandbox: Sandbox) -> None:
+    with pytest.raises(ApiError) as caught:
+        cf.get_zone_aop_enabled("0" * 32)  # well formed, no such zone
+    ray = f"{len(sandbox.requests):016x}-SBX"  # the sandbox numbers its rays
+    assert caught.value.ray_id == ray and caught.value.status == 404
+    assert f"cf-ray {ray}" in str(caught.value)
