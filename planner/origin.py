@@ -320,27 +320,27 @@ def _header(bundle: CaBundle, ca_path: Path) -> str:
     )
 
 
-def _nginx(ca: str, snippet: str, depth: int) -> str:
+def _nginx(bundle: CaBundle, ca: str, snippet: str) -> str:
     return (
         "# Include inside each `server` block (listen ... ssl) that Cloudflare connects to:\n"
         f"#     include {snippet};\n"
         f"ssl_client_certificate {ca};\n"
         "ssl_verify_client on;\n"
-        f"ssl_verify_depth {depth};\n"
+        f"ssl_verify_depth {bundle.verify_depth};\n"
     )
 
 
-def _apache(ca: str, snippet: str, depth: int) -> str:
+def _apache(bundle: CaBundle, ca: str, snippet: str) -> str:
     return (
         "# Include inside each <VirtualHost *:443> (mod_ssl) that Cloudflare connects to:\n"
         f"#     Include {snippet}\n"
         f"SSLCACertificateFile {ca}\n"
         "SSLVerifyClient require\n"
-        f"SSLVerifyDepth {depth}\n"
+        f"SSLVerifyDepth {bundle.verify_depth}\n"
     )
 
 
-def _haproxy(ca: str, snippet: str, depth: int) -> str:
+def _haproxy(bundle: CaBundle, ca: str, snippet: str) -> str:
     return (
         "# HAProxy checks client certificates on the `bind` line: add\n"
         f"#     ca-file {ca} verify required\n"
@@ -354,16 +354,25 @@ def _haproxy(ca: str, snippet: str, depth: int) -> str:
     )
 
 
-def _caddy(ca: str, snippet: str, depth: int) -> str:
+def _der_base64(info: CertificateInfo) -> str:
+    return "".join(line for line in info.pem.splitlines() if not line.startswith("-----"))
+
+
+def _caddy(bundle: CaBundle, ca: str, snippet: str) -> str:
+    # The certificates are inlined with `trusted_ca_cert`, which every Caddy 2 reads: Caddy 2.6
+    # (Debian 12, Ubuntu 24.04) has no `trust_pool`, and its `trusted_ca_cert_file` reads only
+    # the first certificate of a file.
+    trusted = "".join(f"\t\ttrusted_ca_cert {_der_base64(info)}\n" for info in bundle.certificates)
     return (
         "# Import inside each site block that Cloudflare connects to:\n"
         f"#     import {snippet}\n"
         "# If the site block already has a `tls` directive, move `client_auth` into it.\n"
-        "# Caddy before 2.8: write `trusted_ca_cert_file` instead of `trust_pool file`.\n"
+        f"# The CA certificates of {ca} are inlined: every Caddy 2 reads `trusted_ca_cert`.\n"
+        f"# Caddy 2.8 and later call it deprecated; `trust_pool file {ca}` may replace them.\n"
         "tls {\n"
         "\tclient_auth {\n"
         "\t\tmode require_and_verify\n"
-        f"\t\ttrust_pool file {ca}\n"
+        f"{trusted}"
         "\t}\n"
         "}\n"
     )
@@ -374,7 +383,7 @@ _RENDERERS = {"nginx": _nginx, "apache": _apache, "haproxy": _haproxy, "caddy": 
 
 def render_snippet(server: str, bundle: CaBundle, ca_path: Path, snippet_path: Path) -> str:
     """The configuration `server` needs to require a client certificate from `bundle`."""
-    body = _RENDERERS[server](_path(ca_path), _path(snippet_path), bundle.verify_depth)
+    body = _RENDERERS[server](bundle, _path(ca_path), _path(snippet_path))
     return _header(bundle, ca_path) + body
 
 

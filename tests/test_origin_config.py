@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -223,8 +224,16 @@ EXPECTED_DIRECTIVES = {
     "nginx": ["ssl_client_certificate {ca};", "ssl_verify_client on;", "ssl_verify_depth 2;"],
     "apache": ["SSLCACertificateFile {ca}", "SSLVerifyClient require", "SSLVerifyDepth 2"],
     "haproxy": ["ca-file {ca} verify required"],
-    "caddy": ["mode require_and_verify", "trust_pool file {ca}"],
+    # Inlined: Caddy 2.6 has no `trust_pool`, and its `trusted_ca_cert_file` reads one certificate.
+    "caddy": [
+        "mode require_and_verify",
+        "\t\ttrusted_ca_cert {intermediate}\n\t\ttrusted_ca_cert {root}\n",
+    ],
 }
+
+
+def der_base64(issued: Issued) -> str:
+    return base64.b64encode(issued.cert.public_bytes(Encoding.DER)).decode()
 
 
 @pytest.mark.parametrize("server", origin.SERVERS)
@@ -238,8 +247,9 @@ def test_snippets_require_a_certificate_from_the_bundle(server: str, tmp_path: P
     written = x509.load_pem_x509_certificates(files.ca_path.read_bytes())
     assert written == [intermediate.cert, root.cert]
     snippet = files.snippet_path.read_text()
+    bodies = {"intermediate": der_base64(intermediate), "root": der_base64(root)}
     for directive in EXPECTED_DIRECTIVES[server]:
-        assert directive.format(ca=files.ca_path) in snippet
+        assert directive.format(ca=files.ca_path, **bodies) in snippet
     for info in bundle.certificates:
         assert info.fingerprint_sha256 in snippet
     assert "shared certificate" not in snippet  # the caveat is for Cloudflare's CA only
@@ -298,7 +308,9 @@ def test_config_command_checks_the_ca_signed_the_configured_certificate(
     good = run(*args, "--ca", mixed / "ca.pem", "--out", mixed / "good")
     assert good.exit_code == 0, good.output
     assert "per-hostname certificate aop_hostname_certificate.app" in good.stdout
-    assert "trust_pool file" in (mixed / "good" / "aop-origin.caddy").read_text()
+    assert (
+        f"trusted_ca_cert {der_base64(ca)}\n" in (mixed / "good" / "aop-origin.caddy").read_text()
+    )
     missing = run(*args, "--out", mixed / "x")
     assert missing.exit_code == 1 and "pass --ca FILE" in missing.stderr
 
