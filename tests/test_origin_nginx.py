@@ -1,43 +1,49 @@
 """`origin check` and `origin config` against a real nginx on loopback.
 
-nginx runs in the foreground (`daemon off; master_process off;`) with its own prefix, pid file
-and temporary directories, and is stopped in the fixture's teardown. Without nginx these tests
-are skipped with the reason, except in CI (CI=true), where that is a failure.
+nginx (a master and one worker) runs in the foreground (`daemon off;`) with its own prefix, pid
+file and temporary directories; live_origin starts it and the fixture's teardown stops it.
+Without nginx these tests are skipped with the reason, except in CI (CI=true), where that is a
+failure.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
-import subprocess
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import pytest
-from certgen import Issued, make_ca, make_leaf
-from click.testing import CliRunner
+from live_origin import (
+    HOST,
+    Pki,
+    Server,
+    Servers,
+    check,
+    details,
+    origin_check,
+    origin_config,
+    server_binary,
+    write_server_certificate,
+    write_zone_configuration,
+)
 
 from planner import origin
-from planner.cli import main
 from planner.origin import Verdict
 
 pytestmark = pytest.mark.slow
 
-HOST = "origin.example.test"
-# Logged after the listening sockets are open (ngx_os_status follows ngx_init_cycle).
-READY = re.compile(r"\[notice\] \d+#\d+: nginx/\d")
+# Logged once the sockets listen and SIGTERM is handled. A single nginx process (master_process
+# off) can miss a SIGTERM that arrives just before it waits for events, and never stop.
+READY = re.compile(r"\[notice\] \d+#\d+: start worker process \d+")
 SSL_ERROR = "HTTP 400 (The SSL certificate error)"
 NO_CERTIFICATE = "HTTP 400 (No required SSL certificate was sent)"
 
 CONFIG = """\
 daemon off;
-master_process off;
+worker_processes 1;
 pid {prefix}/nginx.pid;
 error_log stderr notice;
 events {{ worker_connections 64; }}
@@ -51,8 +57,8 @@ http {{
     server {{
         listen 127.0.0.1:{port} ssl;
         server_name {host};
-        ssl_certificate {prefix}/server.crt.pem;
-        ssl_certificate_key {prefix}/server.key.pem;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
         {client_auth}
         location / {{ return 200 "origin ok\\n"; }}
     }}
@@ -62,135 +68,40 @@ http {{
 
 @pytest.fixture(scope="module")
 def nginx_binary() -> str:
-    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
-    if found:
-        return found
-    reason = "nginx is not installed (apt-get install -y nginx)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI must install it")
-    pytest.skip(reason)
+    return server_binary("nginx", "nginx")
 
 
-class _Log:
-    """Drains nginx's stderr in a thread; `ready` is set once it listens, or when it exits."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.lines: list[str] = []
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self.thread.start()
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.lines.append(line)
-            if READY.search(line):
-                self.ready.set()
-        self.ready.set()
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
-
-
-@dataclass
-class Nginx:
-    process: subprocess.Popen[str]
-    log: _Log
-    port: int
-
-    def url(self, host: str = HOST) -> str:
-        return f"https://{host}:{self.port}/"
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.thread.join(timeout=10)
-        assert self.process.stderr is not None
-        self.process.stderr.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-StartNginx = Callable[[str], Nginx]
+StartNginx = Callable[[str], Server]
 
 
 @pytest.fixture
 def nginx(nginx_binary: str, tmp_path: Path) -> Iterator[StartNginx]:
     """Start nginx with `client_auth` directives in its TLS server block."""
-    server = make_leaf(HOST, sans=(HOST,))
-    running: list[Nginx] = []
+    cert, key = write_server_certificate(tmp_path)
+    servers = Servers("nginx", READY)
 
-    def start(client_auth: str) -> Nginx:
-        prefix = tmp_path / f"nginx-{len(running)}"
+    def start(client_auth: str) -> Server:
+        prefix = tmp_path / f"nginx-{len(servers.running)}"
         prefix.mkdir()
-        (prefix / "server.crt.pem").write_text(server.cert_pem)
-        (prefix / "server.key.pem").write_text(server.key_pem)
-        (prefix / "server.key.pem").chmod(0o600)
-        for _ in range(3):  # another process may take the free port before nginx binds it
-            port = _free_port()
+
+        def command(port: int) -> list[str]:
             conf = prefix / "nginx.conf"
-            text = CONFIG.format(prefix=prefix, port=port, host=HOST, client_auth=client_auth)
-            conf.write_text(text)
-            command = [nginx_binary, "-p", str(prefix), "-c", str(conf), "-e", "stderr"]
-            process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-            assert process.stderr is not None
-            instance = Nginx(process, _Log(process.stderr), port)
-            running.append(instance)
-            instance.log.ready.wait(timeout=15)
-            if process.poll() is None and instance.log.ready.is_set():
-                return instance
-            instance.stop()
-            if "Address already in use" not in instance.log.text:
-                break
-        pytest.fail(f"nginx did not start:\n{instance.log.text}")
+            conf.write_text(
+                CONFIG.format(
+                    prefix=prefix, port=port, host=HOST, cert=cert, key=key, client_auth=client_auth
+                )
+            )
+            return [nginx_binary, "-p", str(prefix), "-c", str(conf), "-e", "stderr"]
+
+        return servers.start(command, cwd=prefix)
 
     yield start
-    for instance in running:
-        if instance.process.poll() is None:
-            instance.stop()
-
-
-@dataclass(frozen=True)
-class Pki:
-    ca: Issued
-    client: Issued
-    other_ca: Issued
-    directory: Path
-
-    def file(self, name: str, issued: Issued) -> Path:
-        path = self.directory / name
-        path.write_text(issued.cert_pem)
-        return path
+    servers.stop_all()
 
 
 @pytest.fixture
 def pki(tmp_path: Path) -> Pki:
-    ca = make_ca("Origin Pull CA")
-    directory = tmp_path / "pki"
-    directory.mkdir()
-    return Pki(ca, make_leaf("cloudflare client", issuer=ca), make_ca("Other CA"), directory)
-
-
-def check(server: Nginx, client: Issued | None) -> origin.OriginResult:
-    return origin.check_origin(
-        server.url(),
-        resolve="127.0.0.1",
-        client_cert_pem=client.cert_pem if client else None,
-        client_key_pem=client.key_pem if client else None,
-        timeout=10,
-    )
-
-
-def details(result: origin.OriginResult) -> list[str]:
-    return [f"{probe.outcome}: {probe.detail}" for probe in result.probes]
+    return Pki.make(tmp_path / "pki")
 
 
 def test_verify_on_with_the_right_ca_is_enforced(nginx: StartNginx, pki: Pki) -> None:
@@ -247,12 +158,8 @@ def test_an_origin_trusting_another_ca_refuses_the_configured_certificate(
 def test_global_snippet_from_origin_config_is_partially_verified(
     nginx: StartNginx, tmp_path: Path
 ) -> None:
-    out = tmp_path / "global-origin"
-    made = CliRunner().invoke(
-        main, ["--chdir", str(tmp_path), "origin", "config", "--server", "nginx", "--out", str(out)]
-    )
-    assert made.exit_code == 0, made.output
-    result = check(nginx(f"include {out / 'aop-origin-nginx.conf'};"), None)
+    snippet = origin_config(tmp_path, "nginx", tmp_path / "global-origin")
+    result = check(nginx(f"include {snippet};"), None)
     assert result.verdict is Verdict.PARTIALLY_VERIFIED
     assert details(result) == [f"refused: {NO_CERTIFICATE}", f"refused: {SSL_ERROR}"]
 
@@ -260,27 +167,13 @@ def test_global_snippet_from_origin_config_is_partially_verified(
 def test_snippet_from_origin_config_loaded_as_is_is_enforced(
     nginx: StartNginx, pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = tmp_path / "config"
-    config.mkdir()
-    (config / "client.crt.pem").write_text(pki.client.cert_pem)
-    (config / "client.key.pem").write_text(pki.client.key_pem)
-    (config / "main.aop.json").write_text(
-        '{"resource": {"aop_zone_certificate": {"origin": {"zone": "example.test", '
-        '"certificate": "${file(\\"client.crt.pem\\")}", '
-        '"private_key": "${file(\\"client.key.pem\\")}"}}}}'
-    )
-    ca, out = pki.file("ca.pem", pki.ca), tmp_path / "origin"
-    runner = CliRunner()
-    base = ["--chdir", str(config), "origin"]
-    made = runner.invoke(
-        main, [*base, "config", "--server", "nginx", "--ca", str(ca), "--out", str(out)]
-    )
-    assert made.exit_code == 0, made.output
-    server = nginx(f"include {out / 'aop-origin-nginx.conf'};")
+    config = write_zone_configuration(tmp_path / "config", pki.client)
+    ca = pki.file("ca.pem", pki.ca)
+    server = nginx(f"include {origin_config(config, 'nginx', tmp_path / 'origin', ca)};")
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    checked = runner.invoke(main, [*base, "check", server.url(), "--resolve", f"{HOST}:127.0.0.1"])
+    checked = origin_check(config, server)
     assert checked.exit_code == 0, checked.output
     assert f"{HOST} (127.0.0.1:{server.port}): enforced" in checked.stdout
     assert "zone-level certificate aop_zone_certificate.origin" in checked.stdout
