@@ -173,7 +173,8 @@ def _describe(step: Step, item: Planned) -> list[tuple[str, str]]:
                 (a.after for a in change.attributes if a.name == "hostnames"), []
             )
             count = len(hostnames or []) + len(item.void)
-            return [("write", f"PUT {HOSTNAMES_PATH} ({count} hostnames){zone}")]
+            noun = "hostname" if count == 1 else "hostnames"
+            return [("write", f"PUT {HOSTNAMES_PATH} ({count} {noun}){zone}")]
         return [("write", _setting_call(kind) + zone)]
     if change.action is Action.FORGET:
         return []
