@@ -321,6 +321,30 @@ def test_a_retry_after_pause_holds_whatever_the_count_says() -> None:
     assert limiter.acquire().waited == pytest.approx(7.5)
 
 
+def test_a_long_wait_is_announced_once_and_pacing_never() -> None:
+    clock = FakeClock()
+    announced: list[float] = []
+    limiter = _limiter(clock, limit=1200, window=300.0, on_long_wait=announced.append)
+    for _ in range(limiter.burst + 20):  # past the burst: the bucket paces, a fraction of a second
+        limiter.acquire()
+    assert announced == []
+
+    # The server's count is spent for 290 s: one notice however often senders re-check.
+    limiter.observe({"ratelimit": '"default";r=120;t=290', "ratelimit-policy": POLICY_1200})
+    threads = [threading.Thread(target=limiter.acquire) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(announced) == 1
+    assert 290 <= announced[0] < 291
+
+    limiter.pause(30.0)  # a 429 later on is a new wait, announced again
+    limiter.acquire()
+    assert len(announced) == 2
+    assert 30 <= announced[1] < 31
+
+
 def test_limiter_pause_stops_all_threads() -> None:
     clock = FakeClock()
     limiter = _limiter(clock)

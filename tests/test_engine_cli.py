@@ -208,3 +208,19 @@ def test_debug_logging_shows_calls_but_no_key(cli: Cli, caplog: pytest.LogCaptur
     assert "/hostnames/certificates" in caplog.text  # the debug log shows the uploads
     fragments = key_fragments(*example_key_files())
     assert_no_key_material(caplog.text + outcome.output, fragments, "the debug log")
+
+
+def test_a_long_rate_limit_wait_is_announced_on_stderr(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan's 10 reads outrun a quota of 6 per second (1 kept in reserve), so the command
+    stops until the window resets and says so, on stderr: stdout stays the plan alone."""
+    monkeypatch.setattr("planner.cloudflare.ratelimit.DEFAULT_NOTICE_AFTER", 0.2)
+    monkeypatch.setenv("AOPCTL_SANDBOX_RATE_LIMIT", "6/1")
+
+    result = cli("plan", "--format", "json")
+
+    assert result.exit_code == 0, result.output
+    assert "Cloudflare API rate limit: no requests for about" in result.stderr
+    assert json.loads(result.stdout)["summary"]["add"] == 6
+    assert cli.sandbox().write_count() == 0

@@ -22,7 +22,7 @@ from planner.cli.state_cmds import (
     open_backend,
     state_errors,
 )
-from planner.cloudflare import CloudflareClient, Credentials
+from planner.cloudflare import CloudflareClient, Credentials, RateLimiter
 from planner.config import Configuration
 from planner.errors import AopctlError
 from planner.live import Needs, Refresher
@@ -44,11 +44,21 @@ F = TypeVar("F", bound=Callable[..., Any])
 SANDBOX_TOKEN = "sandbox-token"  # any non-empty token works against the sandbox
 
 
+def announce_rate_limit_wait(seconds: float) -> None:
+    minutes, rest = divmod(round(seconds), 60)
+    duration = f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
+    click.echo(
+        f"Cloudflare API rate limit: no requests for about {duration}, until the window resets.",
+        err=True,
+    )
+
+
 @contextmanager
 def connect(ctx: click.Context, *, read_only: bool = False) -> Iterator[CloudflareClient]:
     """A client for Cloudflare, or for the configuration's sandbox with --sandbox."""
     opts = options(ctx)
     env = dict(os.environ)
+    limiter = RateLimiter(on_long_wait=announce_rate_limit_wait)
     if opts.sandbox:
         from planner.sandbox import SandboxConfigError, default_path, open_persistent
 
@@ -64,10 +74,11 @@ def connect(ctx: click.Context, *, read_only: bool = False) -> Iterator[Cloudfla
             credentials,
             base_url="http://sandbox.aopctl.invalid/client/v4",
             transport=sandbox.transport(),
+            rate_limiter=limiter,
             read_only=read_only,
         )
     else:
-        client = CloudflareClient.from_env(env, read_only=read_only)
+        client = CloudflareClient.from_env(env, rate_limiter=limiter, read_only=read_only)
     with client:
         yield client
 

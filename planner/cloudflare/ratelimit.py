@@ -30,6 +30,9 @@ counted yet, and they hold until the reported reset. This is safe because:
 Without the header (a proxy strips it) the bucket alone applies. A 429 pauses every thread for
 its `Retry-After`, whatever the count says.
 
+A wait of `notice_after` seconds or more (a spent count waiting for its reset, a 429's pause) is
+announced once through `on_long_wait`, so a command that stops for minutes says why.
+
 Clock and sleep are injectable so tests can drive the bucket without waiting.
 """
 
@@ -45,6 +48,7 @@ from dataclasses import dataclass
 DEFAULT_LIMIT = 1200
 DEFAULT_WINDOW = 300.0
 DEFAULT_MARGIN = 0.1
+DEFAULT_NOTICE_AFTER = 5.0
 _MIN_WAIT = 0.001
 _EPSILON = 1e-9
 
@@ -113,6 +117,8 @@ class RateLimiter:
         burst: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        on_long_wait: Callable[[float], None] | None = None,
+        notice_after: float | None = None,
     ) -> None:
         if limit < 1 or window <= 0 or not 0 <= margin < 1:
             raise ValueError("rate limit needs limit >= 1, window > 0 and 0 <= margin < 1")
@@ -133,6 +139,9 @@ class RateLimiter:
         self._count_until = -math.inf  # the server's count sets the tokens until then
         self._sent = 0
         self._in_flight = 0
+        self._on_long_wait = on_long_wait
+        self._notice_after = DEFAULT_NOTICE_AFTER if notice_after is None else notice_after
+        self._announced_until = -math.inf
 
     def acquire(self) -> Ticket:
         """Block until a request may be sent; the ticket says how long that took.
@@ -143,12 +152,16 @@ class RateLimiter:
         waited = 0.0
         while True:
             with self._lock:
-                wait = self._take_or_wait(self._clock())
+                now = self._clock()
+                wait = self._take_or_wait(now)
                 if wait <= 0:
                     self._sent += 1
                     ticket = Ticket(waited, self._sent, self._in_flight)
                     self._in_flight += 1
                     return ticket
+                long_wait = self._long_wait_to_announce(now)
+            if long_wait is not None and self._on_long_wait is not None:
+                self._on_long_wait(long_wait)
             # At least a millisecond: a shorter wait may not move a coarse (or fake) clock at all.
             wait = max(wait, _MIN_WAIT)
             self._sleep(wait)
@@ -176,6 +189,18 @@ class RateLimiter:
             return 0.0
         # While a spent count holds this only re-checks: an answer in flight may bring a new one.
         return (1 - self._tokens) / self.rate
+
+    def _long_wait_to_announce(self, now: float) -> float | None:
+        """Seconds until sending resumes, when that is long and not yet announced.
+
+        A spent count re-checks in short steps (an answer in flight may bring a new count), so
+        the wait is estimated from the pause or the count's reset, not from one step."""
+        resume = max(self._paused_until, self._count_until, now)
+        resume += max(0.0, 1 - self._tokens) / self.rate
+        if resume - now < self._notice_after or now < self._announced_until:
+            return None
+        self._announced_until = resume
+        return resume - now
 
     def _refill(self, now: float) -> None:
         """Refill at the conservative rate, but not while the server's count holds."""
