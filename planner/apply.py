@@ -30,6 +30,7 @@ from planner.live import Api, LiveCertificate, certificate_attributes
 from planner.plan import Planned, PlanResult
 from planner.plan_model import Action
 from planner.schedule import Step, build
+from planner.wording import plural
 from state import (
     OutputState,
     ResourceState,
@@ -417,7 +418,7 @@ class _Executor:
             if step.phase == "destroy":
                 updates += voids
                 records.append((item, None))
-                messages.append(f"voided {len(voids)} hostname(s)")
+                messages.append(f"voided {plural(len(voids), 'hostname')}")
                 continue
             values = self._resolved(item)
             cert_id = values.get("certificate_id")
@@ -429,7 +430,7 @@ class _Executor:
                 updates += [AssociationUpdate(h, cert_id, enabled) for h in hostnames] + voids
             attributes = {"hostnames": hostnames, "certificate_id": cert_id, "enabled": enabled}
             records.append((item, _resource_state(item, self._zone(item), None, attributes, {})))
-            messages.append(f"bound {len(hostnames)} hostname(s) to {cert_id}")
+            messages.append(f"bound {plural(len(hostnames), 'hostname')} to {cert_id}")
         if updates:
             self.api.put_hostname_associations(items[steps[0]].change.zone_id or "", updates)
         self.writer.update(lambda doc: _recorded(doc, records))

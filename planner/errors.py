@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from planner.wording import plural
+
 Severity = Literal["error", "warning"]
 
 
@@ -54,9 +56,10 @@ class AopctlError(Exception):
 class ConfigError(AopctlError):
     def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
         self.diagnostics = sorted(d for d in diagnostics if d.severity == "error")
-        count = len(self.diagnostics)
-        noun = "problem" if count == 1 else "problems"
-        super().__init__(f"configuration has {count} {noun}", [str(d) for d in self.diagnostics])
+        super().__init__(
+            f"configuration has {plural(len(self.diagnostics), 'problem')}",
+            [str(d) for d in self.diagnostics],
+        )
 
 
 class CertificateError(AopctlError):

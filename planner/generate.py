@@ -50,6 +50,7 @@ from planner.errors import AopctlError, CertificateError, ConfigError
 from planner.live import GONE, Api, LiveCertificate, LiveZone, Needs, Refresher
 from planner.model import Address
 from planner.plan import SETTING_OF, live_attributes_of_certificate
+from planner.wording import plural
 from state import ResourceState, StateBackend, StateDocument
 
 DEPLOYED_OR_DEPLOYING = ("initializing", "pending_deployment", "active")
@@ -473,7 +474,8 @@ def _refusal(
         for name in foreign
     ]
     if current.resources:
-        reasons.append(f"the state ({where}) already holds {len(current.resources)} resource(s)")
+        held = plural(len(current.resources), "resource")
+        reasons.append(f"the state ({where}) already holds {held}")
     if reasons:
         raise AopctlError(
             "refusing to overwrite existing files or state: use --force to replace them, or "
@@ -553,7 +555,7 @@ def generate(api: Api, backend: StateBackend, request: GenerateRequest) -> Gener
     ]
     if current.resources:
         notes.append(
-            f"the {len(current.resources)} resource(s) of the previous state were replaced"
+            f"the {plural(len(current.resources), 'resource')} of the previous state were replaced"
         )
     config = _staged_configuration(draft.files, now)
     _write_files(request.directory, draft.files)

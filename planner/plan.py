@@ -24,6 +24,7 @@ from planner.model import (
 )
 from planner.plan_model import Action, AttributeDiff, Change, Drift, Plan
 from planner.schedule import operations
+from planner.wording import plural
 from state import ResourceState, StateDocument
 
 CERTIFICATES = ("aop_zone_certificate", "aop_hostname_certificate")
@@ -730,12 +731,12 @@ def _unmanaged_notes(ctx: _Context) -> list[str]:
         hostnames = [h for h in sorted(zone.associations) if zone.bound(h) and h not in bound]
         if certificates:
             notes.append(
-                f"zone {zone.name}: {len(certificates)} certificate(s) not managed by "
+                f"zone {zone.name}: {plural(len(certificates), 'certificate')} not managed by "
                 f"aopctl: {', '.join(sorted(certificates))}"
             )
         if hostnames:
             notes.append(
-                f"zone {zone.name}: {len(hostnames)} hostname binding(s) not managed by "
+                f"zone {zone.name}: {plural(len(hostnames), 'hostname binding')} not managed by "
                 f"aopctl: {', '.join(hostnames)}"
             )
     return notes

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from planner.model import Address
 from planner.plan_model import Action, Operation
+from planner.wording import plural
 
 if TYPE_CHECKING:
     from planner.plan import Planned
@@ -173,8 +174,7 @@ def _describe(step: Step, item: Planned) -> list[tuple[str, str]]:
                 (a.after for a in change.attributes if a.name == "hostnames"), []
             )
             count = len(hostnames or []) + len(item.void)
-            noun = "hostname" if count == 1 else "hostnames"
-            return [("write", f"PUT {HOSTNAMES_PATH} ({count} {noun}){zone}")]
+            return [("write", f"PUT {HOSTNAMES_PATH} ({plural(count, 'hostname')}){zone}")]
         return [("write", _setting_call(kind) + zone)]
     if change.action is Action.FORGET:
         return []

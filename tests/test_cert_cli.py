@@ -109,7 +109,7 @@ def test_chain_reports_the_extra_certificates() -> None:
     result = inspect(PEM_DIR / "le-terraform-cfapi-net-expired-2020.chain.crt.pem")
     assert result.exit_code == 0
     assert "CN=terraform.cfapi.net" in result.stdout
-    assert "1 more certificate(s) after the leaf" in result.stdout
+    assert "1 more certificate after the leaf" in result.stdout
 
 
 def test_one_bad_file_is_an_error_line_and_exit_1() -> None:

@@ -118,7 +118,7 @@ def run_aopctl(*args: str) -> subprocess.CompletedProcess[str]:
 def test_installed_command_validates_an_example() -> None:
     done = run_aopctl("--chdir", str(ROOT / "examples" / "per-hostname"), "validate")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("Success! The configuration is valid: 6 resources in 1 file(s).")
+    assert done.stdout.startswith("Success! The configuration is valid: 6 resources in 1 file.")
 
 
 @pytest.mark.slow

@@ -433,7 +433,7 @@ def test_force_replaces_files_and_state(setup: Setup) -> None:
     report = run_generate(harness, force=True)
 
     assert "example.com.aop.json" in report.overwritten
-    assert f"the {len(first.resources)} resource(s) of the previous state were replaced" in (
+    assert f"the {len(first.resources)} resources of the previous state were replaced" in (
         report.notes
     )
     assert json.loads(marker.read_text())["resource"]

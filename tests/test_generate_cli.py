@@ -146,7 +146,7 @@ def test_out_directory_and_expiry_report(tmp_path: Path) -> None:
     assert (out / "example.com.aop.json").is_file() and (out / "aopctl.state.json").is_file()
     tail = result.output.split("Certificates expired or expiring soon:")[1]
     assert "aop_zone_certificate.soon in zone example.com: expires on" in tail
-    assert "(9 day(s) left)" in tail
+    assert "(9 days left)" in tail
 
 
 def test_unknown_zone_is_one_clear_error(tmp_path: Path) -> None:

@@ -470,7 +470,7 @@ def test_cli_history_and_rollback(pg: Pg, tmp_path: Path) -> None:
 
     rolled = cli(directory, "state", "rollback", "1")
     assert rolled.exit_code == 0, rolled.output
-    assert "Rolled back to serial 1: the state is now serial 4 (1 resource(s))" in rolled.output
+    assert "Rolled back to serial 1: the state is now serial 4 (1 resource)" in rolled.output
     assert cli(directory, "state", "list").output.count("aop_global.") == 1
     assert "state rollback" in cli(directory, "state", "history").output.splitlines()[-1]
 

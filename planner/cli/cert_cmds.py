@@ -11,6 +11,7 @@ import click
 from planner import certs
 from planner.certs import CertificateInfo, PrivateKeyInfo
 from planner.errors import CertificateError
+from planner.wording import plural
 
 
 @click.group()
@@ -38,7 +39,8 @@ def _certificate_lines(info: CertificateInfo, now: datetime) -> list[tuple[str, 
         ("ca", "yes (CA:TRUE)" if info.is_ca else "no"),
     ]
     if info.chain_length > 1:
-        lines.append(("chain", f"{info.chain_length - 1} more certificate(s) after the leaf"))
+        more = plural(info.chain_length - 1, "more certificate")
+        lines.append(("chain", f"{more} after the leaf"))
     return lines
 
 

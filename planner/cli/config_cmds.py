@@ -14,6 +14,7 @@ from planner.config import Configuration, VariableInputs, load_configuration, pa
 from planner.config.fmt import format_text
 from planner.config.source import config_files, parse_json, read_problem, read_text
 from planner.errors import AopctlError
+from planner.wording import plural
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,10 +59,9 @@ def load(
 def validate(ctx: click.Context, var_pairs: tuple[str, ...], var_files: tuple[Path, ...]) -> None:
     """Check the configuration: schema, references, variables and certificates. No network."""
     config = load(ctx, var_pairs, var_files)
-    count = len(config.resources)
-    noun = "resource" if count == 1 else "resources"
+    resources = plural(len(config.resources), "resource")
     click.secho(
-        f"Success! The configuration is valid: {count} {noun} in {len(config.files)} file(s).",
+        f"Success! The configuration is valid: {resources} in {plural(len(config.files), 'file')}.",
         fg="green",
     )
 

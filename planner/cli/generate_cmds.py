@@ -11,6 +11,7 @@ from planner.cli.engine_cmds import connect
 from planner.cli.state_cmds import lock_timeout_option, locked, open_backend, state_errors
 from planner.errors import AopctlError
 from planner.generate import GenerateReport, GenerateRequest, generate
+from planner.wording import plural
 
 
 def _section(title: str, lines: list[str]) -> list[str]:
@@ -25,7 +26,7 @@ def _expiry(report: GenerateReport) -> list[str]:
         status = (
             f"expired on {when}"
             if item.expired
-            else f"expires on {when} ({item.days_left} day(s) left)"
+            else f"expires on {when} ({plural(item.days_left, 'day')} left)"
         )
         lines.append(f"{what} in zone {item.zone}: {status}")
     return lines
@@ -33,7 +34,7 @@ def _expiry(report: GenerateReport) -> list[str]:
 
 def render_report(report: GenerateReport) -> str:
     """The summary printed after a generate: files, state, what was skipped, what expires."""
-    lines = [f"Generated {len(report.addresses)} resource(s) in {report.directory}:"]
+    lines = [f"Generated {plural(len(report.addresses), 'resource')} in {report.directory}:"]
     lines += [
         f"  {name}{' (overwritten)' if name in report.overwritten else ''}" for name in report.files
     ]

@@ -30,6 +30,7 @@ from planner import __version__
 from planner.cli import options
 from planner.config.source import config_files, parse_json
 from planner.errors import AopctlError
+from planner.wording import plural
 from state import (
     EMERGENCY_FILE,
     HistoryEntry,
@@ -277,7 +278,8 @@ def rm(ctx: click.Context, addresses: tuple[str, ...], lock_timeout: float) -> N
     for address in addresses:
         click.echo(f"Removed {address}")
     click.echo(
-        f"Successfully removed {len(addresses)} resource(s) from state (serial {written.serial}). "
+        f"Successfully removed {plural(len(addresses), 'resource')} from state "
+        f"(serial {written.serial}). "
         "They still exist in Cloudflare; aopctl no longer manages them."
     )
 
@@ -427,7 +429,8 @@ def rollback(ctx: click.Context, serial: int, lock_timeout: float) -> None:
         written = backend.rollback(serial)
     click.echo(
         f"Rolled back to serial {serial}: the state is now serial {written.serial} "
-        f"({len(written.resources)} resource(s)). Run `aopctl plan` to compare it with Cloudflare."
+        f"({plural(len(written.resources), 'resource')}). "
+        "Run `aopctl plan` to compare it with Cloudflare."
     )
 
 

@@ -42,6 +42,7 @@ from planner.render.plan_json import (
     is_sensitive,
     redact,
 )
+from planner.wording import plural
 
 DRIFT_FORMAT_VERSION: Final = "1"
 DRIFT_SCHEMA_NAME: Final = "drift.schema.json"
@@ -219,10 +220,6 @@ def drift_report_from_dict(data: Any) -> DriftReport:
 # -- shared wording -----------------------------------------------------------------------------
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def _coverage_text(zone: ZoneReport) -> str:
     """`3 of 4 (75%)`: live AOP certificates and associations that aopctl manages."""
     if zone.total == 0:
@@ -238,7 +235,7 @@ def _headline(report: DriftReport) -> str:
             f"certificate expires within {report.expiry_days} days."
         )
     zones = len({finding.zone_id for finding in report.findings})
-    return f"{_plural(len(report.findings), 'finding')} in {_plural(zones, 'zone')}"
+    return f"{plural(len(report.findings), 'finding')} in {plural(zones, 'zone')}"
 
 
 def _counts_line(report: DriftReport) -> str:
@@ -325,7 +322,7 @@ def _zone_text(report: DriftReport, zone: ZoneReport, color: bool) -> str:
     findings = report.zone_findings(zone.zone_id)
     title = _paint(f"Zone {zone.zone}", color, "bold")
     lines = [
-        f"{title} ({zone.zone_id}): {_plural(len(findings), 'finding')}; "
+        f"{title} ({zone.zone_id}): {plural(len(findings), 'finding')}; "
         f"AOP objects managed by aopctl: {_coverage_text(zone)}"
     ]
     for finding in findings:

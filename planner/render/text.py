@@ -25,6 +25,7 @@ from typing import Any, Final, Literal
 from planner.model import UNKNOWN, Address
 from planner.plan_model import Action, AttributeDiff, Change, Drift, Operation, Plan
 from planner.render.plan_json import SENSITIVE_TEXT, is_sensitive, redact
+from planner.wording import plural
 
 Mode = Literal["add", "remove", "diff", "plain"]
 
@@ -139,10 +140,6 @@ def _as_sequence(value: Any) -> _Sequence | None:
     return None
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 # -- attributes ---------------------------------------------------------------------------------
 
 
@@ -210,7 +207,7 @@ def _diff_items(before: _Sequence, after: _Sequence) -> Items:
     items: Items = []
     for tag, b_start, b_end, a_start, a_end in matcher.get_opcodes():
         if tag == "equal":
-            items.append(("#", f"# ({_plural(b_end - b_start, 'unchanged ' + after.noun)} hidden)"))
+            items.append(("#", f"# ({plural(b_end - b_start, 'unchanged ' + after.noun)} hidden)"))
             continue
         items.extend(("-", item) for item in before.items[b_start:b_end])
         items.extend(("+", item) for item in after.items[a_start:a_end])
@@ -267,7 +264,7 @@ def _block(
     for entry in visible:
         lines.extend(_attribute_lines(entry, width, style))
     if hidden:
-        lines.append(f"{_ATTRIBUTE_INDENT}  # ({_plural(hidden, 'unchanged attribute')} hidden)")
+        lines.append(f"{_ATTRIBUTE_INDENT}  # ({plural(hidden, 'unchanged attribute')} hidden)")
     lines.append("    }")
     return lines
 
