@@ -147,5 +147,5 @@ def test_json_with_a_bad_file_prints_the_good_ones_and_fails() -> None:
 
 def test_no_file_is_a_usage_error() -> None:
     result = inspect()
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "Missing argument" in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 from click.testing import CliRunner
@@ -42,3 +43,21 @@ def test_version_imports_no_command_module() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+def test_usage_errors_exit_1_never_the_2_of_changes_or_findings(tmp_path: Path) -> None:
+    # A CI job runs `plan --detailed-exitcode` or `drift` and reads 2 as "changes": a typo in
+    # its flags must read as an error instead, and change nothing.
+    before = sorted(tmp_path.iterdir())
+    for args in (
+        ["plan", "--detailed-exitcode", "--bogus"],
+        ["plan", "--format", "yaml"],
+        ["drift", "--fail-on", "nonsense"],
+        ["--log-level", "loud", "plan"],
+        ["no-such-command"],
+        ["state", "rm"],
+    ):
+        result = CliRunner().invoke(main, ["--chdir", str(tmp_path), *args])
+        assert result.exit_code == 1, (args, result.output)
+        assert "Error:" in result.output and "Traceback" not in result.output
+    assert sorted(tmp_path.iterdir()) == before

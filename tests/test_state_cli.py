@@ -237,7 +237,7 @@ def test_lock_timeout_is_a_duration(tmp_path: Path) -> None:
         7.0,
     ]
     result = run(tmp_path, "state", "rm", "--lock-timeout", "soon", BINDING)
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "invalid duration 'soon'" in result.output
 
 

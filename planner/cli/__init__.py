@@ -57,6 +57,13 @@ def _internal_error(exc: BaseException) -> NoReturn:
     sys.exit(1)
 
 
+def _as_error(exc: click.UsageError) -> click.UsageError:
+    """Exit 1 on a usage error, not click's 2: for `plan --detailed-exitcode` and `drift`, 2
+    means changes or findings, and a typo in a CI job must not read as either."""
+    exc.exit_code = 1
+    return exc
+
+
 # Command name -> "module:attribute" of its click command, imported on first use.
 COMMANDS = {
     "validate": "planner.cli.config_cmds:validate",
@@ -91,9 +98,23 @@ class AopctlGroup(click.Group):
             self.add_command(command, cmd_name)
         return super().get_command(ctx, cmd_name)
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise _as_error(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _as_error(exc) from None
         except AopctlError as exc:
             fail(exc.message, exc.reasons)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):

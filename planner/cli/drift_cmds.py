@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -95,7 +94,7 @@ def _origin_options(
 ) -> OriginOptions | None:
     if not check_origins:
         if resolve:
-            raise _UsageError("--resolve is for --check-origins")
+            raise click.UsageError("--resolve is for --check-origins")
         return None
     return OriginOptions(origin.parse_resolve(resolve), port, timeout)
 
@@ -106,31 +105,11 @@ def _effective_fail_on(
     """`all` means the categories the report speaks for; naming `origin` needs an origin check."""
     missing = fail_on - set(report.categories)
     if missing and explicit:
-        raise _UsageError("--fail-on origin needs --check-origins (or a report made with it)")
+        raise click.UsageError("--fail-on origin needs --check-origins (or a report made with it)")
     return fail_on - missing
 
 
-class _UsageError(click.UsageError):
-    exit_code = 1
-
-
-class DriftCommand(click.Command):
-    """Usage errors exit 1 instead of click's 2: for drift, 2 means findings."""
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent, **extra)
-        except click.UsageError as exc:
-            raise _UsageError(exc.format_message(), exc.ctx) from None
-
-
-@click.command(cls=DriftCommand)
+@click.command()
 @variable_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text")
 @click.option(
@@ -215,7 +194,7 @@ def drift(
     origins = _origin_options(check_origins, resolve_entries, origin_port, origin_timeout)
     if from_report is not None:
         if origins is not None:
-            raise _UsageError("--check-origins checks live; --from-report only renders")
+            raise click.UsageError("--check-origins checks live; --from-report only renders")
         report = _read_report(from_report)
     else:
         report = _check(ctx, var_pairs, var_files, expiry_days, origins)
