@@ -60,7 +60,7 @@ def _internal_error(exc: BaseException) -> NoReturn:
 def _as_error(exc: click.UsageError) -> click.UsageError:
     """Exit 1 on a usage error, not click's 2: for `plan --detailed-exitcode` and `drift`, 2
     means changes or findings, and a typo in a CI job must not read as either."""
-    exc.exit_code = 1
+    exc.exit_code = 1  # type: ignore[misc]  # click reads it from the instance
     return exc
 
 
