@@ -17,13 +17,13 @@ This module also owns the two secret guards every renderer uses: `is_sensitive()
 from __future__ import annotations
 
 import json
-import re
 from functools import cache
 from importlib import resources
 from typing import Any, Final
 
 import jsonschema
 
+from planner.cloudflare.redact import PRIVATE_KEY_BLOCK
 from planner.model import RESOURCE_TYPES, UNKNOWN, Address
 from planner.plan_model import Action, AttributeDiff, Change, Drift, Operation, Plan
 
@@ -32,20 +32,13 @@ SCHEMA_NAME: Final = "plan.schema.json"
 SENSITIVE_TEXT: Final = "(sensitive value)"
 _UNKNOWN_MARKER: Final = {"unknown": True}
 
-# A PEM private key of any flavour (PKCS#8, RSA, EC, ENCRYPTED), up to its END line or, when
-# truncated, to the end of the text.
-_PRIVATE_KEY_RE: Final = re.compile(
-    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
-    re.DOTALL,
-)
-
 
 # -- secret guards ------------------------------------------------------------------------------
 
 
 def _holds_private_key(value: Any) -> bool:
     if isinstance(value, str):
-        return _PRIVATE_KEY_RE.search(value) is not None
+        return PRIVATE_KEY_BLOCK.search(value) is not None
     if isinstance(value, list | tuple):
         return any(_holds_private_key(item) for item in value)
     return False
@@ -68,7 +61,7 @@ def is_sensitive(address: Address, diff: AttributeDiff) -> bool:
 
 def redact(text: str) -> str:
     """Free text (reasons, notes, API call descriptions) with any PEM private key hidden."""
-    return _PRIVATE_KEY_RE.sub(SENSITIVE_TEXT, text)
+    return PRIVATE_KEY_BLOCK.sub(SENSITIVE_TEXT, text)
 
 
 # -- values -------------------------------------------------------------------------------------
