@@ -48,8 +48,8 @@ from planner.config.fmt import format_text
 from planner.config.source import config_files, parse_json
 from planner.errors import AopctlError, CertificateError, ConfigError
 from planner.live import GONE, Api, LiveCertificate, LiveZone, Needs, Refresher
-from planner.model import Address
-from planner.plan import SETTING_OF, live_attributes_of_certificate
+from planner.model import SETTING_OF, Address
+from planner.plan import live_attributes_of_certificate
 from planner.wording import plural
 from state import ResourceState, StateBackend, StateDocument
 

@@ -155,6 +155,12 @@ RESOURCE_TYPES: Final[Mapping[str, ResourceType]] = {
 META_ARGUMENTS: Final = ("depends_on", "lifecycle")
 MAX_HOSTNAME_CERTIFICATES_PER_ZONE: Final = 10
 MAX_HOSTNAMES_PER_CERTIFICATE: Final = 100
+# The zone settings (one value per zone), each with the part of a zone's refresh that reads it.
+SETTING_OF: Final[Mapping[str, str]] = {
+    "aop_ssl_mode": "ssl",
+    "aop_global": "tls_client_auth",
+    "aop_zone_settings": "zone_aop",
+}
 
 
 @dataclass(frozen=True)

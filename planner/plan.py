@@ -18,6 +18,7 @@ from planner.live import GONE, LiveZone, Needs, Refresher, certificate_attribute
 from planner.model import (
     MAX_HOSTNAME_CERTIFICATES_PER_ZONE,
     MAX_HOSTNAMES_PER_CERTIFICATE,
+    SETTING_OF,
     UNKNOWN,
     Address,
     ResourceConfig,
@@ -28,11 +29,6 @@ from planner.wording import plural
 from state import ResourceState, StateDocument
 
 CERTIFICATES = ("aop_zone_certificate", "aop_hostname_certificate")
-SETTING_OF = {
-    "aop_ssl_mode": "ssl",
-    "aop_global": "tls_client_auth",
-    "aop_zone_settings": "zone_aop",
-}
 DEPLOYING = ("initializing", "pending_deployment")
 
 
@@ -133,7 +129,10 @@ def _refresh(
     for prior in state.resources:
         _needs(needs, prior.zone_id, prior.type)
     live = refresher.refresh({z: Needs(frozenset(s)) for z, s in needs.items()})
-    names = {zone_id: name for zone_id, name in zones.values()}
+    names: dict[str, str] = {}
+    for zone_id, name in zones.values():
+        if names.get(zone_id, zone_id) == zone_id:  # a zone's name beats its bare id
+            names[zone_id] = name
     for prior in state.resources:
         names.setdefault(prior.zone_id, prior.zone_name)
     for zone_id, live_zone in live.items():
@@ -619,6 +618,41 @@ def _managed_certificate_ids(ctx: _Context) -> set[str]:
     return ids
 
 
+def _check_zones(ctx: _Context) -> None:
+    """What only resolved zones show: the loader sees a zone's name and its id as two zones."""
+    settings: dict[tuple[str, str], Address] = {}
+    for resource in _desired_resources(ctx):
+        zone_id = ctx.zones[_zone_value(resource)][0]
+        address = resource.address
+        if address.type in SETTING_OF:
+            first = settings.setdefault((address.type, zone_id), address)
+            if first != address:
+                ctx.errors.append(
+                    f"{address}: zone {ctx.live_zone(zone_id).name} already has its "
+                    f"{address.type} in {first}"
+                )
+        certificate = _certificate_of(ctx, resource)
+        if certificate is not None:
+            cert_zone = ctx.zones[_zone_value(certificate)][0]
+            if cert_zone != zone_id:
+                ctx.errors.append(
+                    f"{address}: its certificate {certificate.address} is in zone "
+                    f"{ctx.live_zone(cert_zone).name}, not {ctx.live_zone(zone_id).name}; "
+                    "a hostname can only use a certificate of its own zone"
+                )
+
+
+def _certificate_of(ctx: _Context, resource: ResourceConfig) -> ResourceConfig | None:
+    """The configured certificate a binding's `certificate_id` refers to, if it refers to one."""
+    value = resource.attributes.get("certificate_id")
+    if ctx.config is None or not isinstance(value, Deferred):
+        return None
+    for reference in value.references:
+        if reference.address.type == "aop_hostname_certificate":
+            return ctx.config.resources.get(reference.address)
+    return None
+
+
 def _check_bindings(ctx: _Context) -> None:
     managed = _managed_certificate_ids(ctx)
     per_certificate: dict[str, int] = {}
@@ -762,6 +796,7 @@ def make_plan(
         planned = _plan_desired(ctx) + _plan_removals(ctx) + _plan_deposed(ctx)
         _check_prevent_destroy(ctx, planned)
         _check_private_keys(ctx, planned)
+        _check_zones(ctx)
         _check_bindings(ctx)
         _check_certificate_limit(ctx, planned)
         _check_ssl_mode(ctx, planned)

@@ -49,6 +49,10 @@ REQUIRED_CASES = {
     "cert-empty-file",
     "too-many-hostname-certificates",
     "hostname-in-two-bindings",
+    "hostname-in-two-bindings-zone-id",
+    "two-settings-one-zone",
+    "certificate-in-other-zone",
+    "private-key-pasted",
     "too-many-hostnames-one-certificate",
     "bad-zone",
     "uppercase-hostname",
@@ -59,6 +63,16 @@ REQUIRED_CASES = {
 def expected_lines(case: Path) -> list[str]:
     text = (case / "expected.txt").read_text(encoding="utf-8")
     return [line for line in text.splitlines() if line.strip()]
+
+
+def key_lines(directory: Path) -> list[str]:
+    """The base64 lines of every PEM private key in a case: none may reach the output."""
+    lines = []
+    for path in directory.rglob("*.pem"):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if "PRIVATE KEY-----" in text:
+            lines += [line for line in text.splitlines() if line and "-----" not in line]
+    return lines
 
 
 def listing(directory: Path) -> dict[str, tuple[int, int]]:
@@ -94,6 +108,7 @@ def test_validate_reports_the_expected_problems(case: Path) -> None:
     assert not missing, f"missing from the output:\n{missing}\n\noutput:\n{result.output}"
     assert "Traceback" not in result.output
     assert "internal error" not in result.output
+    assert not [line for line in key_lines(case) if line in result.output], "a key was printed"
     assert listing(case) == before, "validate wrote into the configuration directory"
 
 

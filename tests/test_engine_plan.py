@@ -340,6 +340,51 @@ def test_eleventh_hostname_certificate_is_refused_before_any_write(
     assert harness.state().resources == ()
 
 
+def test_a_zone_named_by_name_and_by_id_is_one_zone(tmp_path: Path, clock: FakeClock) -> None:
+    # validate cannot tell that a name and an id are one zone; the plan must, before any write.
+    harness = Harness(tmp_path / "cfg", make_sandbox(clock), clock)
+    com, net = (harness.sandbox.zone_id(name) for name in ("example.com", "example.net"))
+    issued = make_leaf("shop.example.net")
+    (harness.directory / "shop.pem").parent.mkdir(parents=True, exist_ok=True)
+    (harness.directory / "shop.pem").write_text(issued.cert_pem, encoding="utf-8")
+    (harness.directory / "shop.key").write_text(issued.key_pem, encoding="utf-8")
+    write_config(
+        harness.directory,
+        {
+            "resource": {
+                "aop_ssl_mode": {
+                    "by_name": {"zone": "example.com", "mode": "full"},
+                    "by_id": {"zone": com, "mode": "strict"},
+                },
+                "aop_hostname_certificate": {
+                    "shop": {
+                        "zone": net,
+                        "certificate": '${file("shop.pem")}',
+                        "private_key": '${file("shop.key")}',
+                    }
+                },
+                "aop_hostname_binding": {
+                    "app": {
+                        "zone": "example.com",
+                        "hostnames": ["app.example.com"],
+                        "certificate_id": "${aop_hostname_certificate.shop.id}",
+                    }
+                },
+            }
+        },
+    )
+
+    with pytest.raises(PlanError) as raised:
+        harness.plan()
+
+    assert sorted(raised.value.reasons) == [
+        "aop_hostname_binding.app: its certificate aop_hostname_certificate.shop is in zone "
+        f"{net}, not example.com; a hostname can only use a certificate of its own zone",
+        "aop_ssl_mode.by_name: zone example.com already has its aop_ssl_mode in aop_ssl_mode.by_id",
+    ]
+    assert harness.sandbox.write_count() == 0
+
+
 # -- targeting -------------------------------------------------------------------------------
 
 

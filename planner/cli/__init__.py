@@ -23,6 +23,7 @@ import click
 
 from planner import __version__
 from planner.errors import AopctlError
+from planner.keytext import hide_private_keys
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,17 +39,20 @@ class Options:
 
 
 def fail(message: str, reasons: list[str] | None = None) -> NoReturn:
-    """Print an expected error (and its reasons) to stderr and exit 1."""
-    click.secho(f"Error: {message}", fg="red", err=True)
+    """Print an expected error (and its reasons) to stderr and exit 1.
+
+    Private key blocks are scrubbed: an error may quote a value the user pasted in the wrong
+    place, and a key must not reach a terminal or a CI log even then."""
+    click.secho(f"Error: {hide_private_keys(message)}", fg="red", err=True)
     for reason in reasons or []:
-        click.echo(f"  {reason}", err=True)
+        click.echo(f"  {hide_private_keys(reason)}", err=True)
     sys.exit(1)
 
 
 def _internal_error(exc: BaseException) -> NoReturn:
     fd, path = tempfile.mkstemp(prefix="aopctl-crash-", suffix=".log")
     with os.fdopen(fd, "w") as log:
-        log.write("".join(traceback.format_exception(exc)))
+        log.write(hide_private_keys("".join(traceback.format_exception(exc))))
     click.secho(
         f"Error: internal error ({type(exc).__name__}); the traceback was written to {path}",
         fg="red",

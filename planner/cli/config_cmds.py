@@ -14,6 +14,7 @@ from planner.config import Configuration, VariableInputs, load_configuration, pa
 from planner.config.fmt import format_text
 from planner.config.source import config_files, parse_json, read_problem, read_text
 from planner.errors import AopctlError
+from planner.keytext import hide_private_keys
 from planner.wording import plural
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,7 +50,7 @@ def load(
         options(ctx).chdir, inputs, env=dict(os.environ), expired_is_error=expired_is_error
     )
     for warning in config.warnings:
-        click.secho(str(warning), fg="yellow", err=True)
+        click.secho(hide_private_keys(str(warning)), fg="yellow", err=True)
     return config
 
 

@@ -26,10 +26,9 @@ from planner.cloudflare import CloudflareClient, Credentials, RateLimiter
 from planner.config import Configuration
 from planner.errors import AopctlError
 from planner.live import Needs, Refresher
-from planner.model import Address
+from planner.model import SETTING_OF, Address
 from planner.plan import (
     CERTIFICATES,
-    SETTING_OF,
     PlanOptions,
     PlanResult,
     live_attributes_for_type,

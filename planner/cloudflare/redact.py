@@ -11,15 +11,12 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 
+from planner.keytext import hide_private_keys
+
 REDACTED = "<redacted>"
 SENSITIVE_HEADERS = frozenset({"authorization", "x-auth-key", "x-auth-user-service-key", "cookie"})
 SENSITIVE_FIELDS = frozenset({"private_key"})
 
-# A PEM private key of any flavour (PKCS#8, RSA, EC, ENCRYPTED), up to its END line or, when
-# truncated, to the end of the text.
-PRIVATE_KEY_BLOCK = re.compile(
-    r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)", re.DOTALL
-)
 _PEM_BLOCK = re.compile(r"^-----BEGIN ([A-Z0-9 ]+)-----")
 _LONG_STRING = 96
 _MIN_SECRET = 8
@@ -63,7 +60,7 @@ def secret_fragments(secret: str) -> list[str]:
 
 def scrub_text(text: str, secrets: Iterable[str] = ()) -> str:
     """Remove private key blocks and the given secret values from free text."""
-    text = PRIVATE_KEY_BLOCK.sub(REDACTED, text)
+    text = hide_private_keys(text, REDACTED)
     for secret in sorted(secrets, key=len, reverse=True):
         if len(secret) >= _MIN_SECRET:
             text = text.replace(secret, REDACTED)
@@ -76,7 +73,7 @@ def summarise_body(body: object, limit: int = 1000) -> str:
         return "-"
     if isinstance(body, str | bytes):
         raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        text = " ".join(PRIVATE_KEY_BLOCK.sub(REDACTED, raw).split())
+        text = " ".join(hide_private_keys(raw, REDACTED).split())
     else:
         text = json.dumps(redact_json(body), separators=(",", ":"), ensure_ascii=False)
     return text if len(text) <= limit else f"{text[:limit]}...<{len(text)} chars>"

@@ -21,10 +21,12 @@ from planner.config.templates import Deferred, Reference, TemplateError
 from planner.config.variables import Variable, VariableInputs, resolve
 from planner.errors import CertificateError, ConfigError, Diagnostic, Severity
 from planner.graph import CycleFound, Graph
+from planner.keytext import HIDDEN, holds_private_key
 from planner.model import (
     MAX_HOSTNAME_CERTIFICATES_PER_ZONE,
     MAX_HOSTNAMES_PER_CERTIFICATE,
     RESOURCE_TYPES,
+    SETTING_OF,
     ZONE_ID_RE,
     Address,
     Attribute,
@@ -436,24 +438,41 @@ class _Loader:
                     f"{len(addresses)} hostname certificates; Cloudflare allows "
                     f"{MAX_HOSTNAME_CERTIFICATES_PER_ZONE}",
                 )
+        self._check_settings(resources)
         self._check_bindings(resources)
 
+    def _check_settings(self, resources: Mapping[Address, ResourceConfig]) -> None:
+        """A zone has one value of each setting: two resources for it would undo each other on
+        every apply. (A zone named once by name and once by id is caught by the planner.)"""
+        owner: dict[tuple[str, Any], Address] = {}
+        for address, resource in sorted(resources.items()):
+            if address.type not in SETTING_OF or not _hashable(resource.zone):
+                continue
+            first = owner.setdefault((address.type, resource.zone), address)
+            if first != address:
+                shown = _shown(resource.zone, "zone" in resource.sensitive, quote=False)
+                self._resource_error(
+                    address, "zone", f"zone {shown} already has its {address.type} in {first}"
+                )
+
     def _check_bindings(self, resources: Mapping[Address, ResourceConfig]) -> None:
-        owner: dict[tuple[Any, str], Address] = {}
+        # A hostname belongs to one zone, so two bindings of it conflict whatever their `zone`
+        # says (one may name the zone, the other give its id).
+        owner: dict[str, Address] = {}
         per_certificate: dict[Any, int] = {}
         for address, resource in sorted(resources.items()):
             if address.type != "aop_hostname_binding":
                 continue
+            self._check_certificate_zone(address, resource, resources)
             hostnames = resource.attributes.get("hostnames")
             if not isinstance(hostnames, list) or not _hashable(resource.zone, *hostnames):
                 continue  # already reported as the wrong kind
             sensitive = "hostnames" in resource.sensitive
             for hostname in hostnames:
-                key = (resource.zone, hostname)
-                if owner.setdefault(key, address) != address:
+                if owner.setdefault(hostname, address) != address:
                     shown = _shown(hostname, sensitive, quote=False)
                     self._resource_error(
-                        address, "hostnames", f"{shown} is already bound by {owner[key]}"
+                        address, "hostnames", f"{shown} is already bound by {owner[hostname]}"
                     )
             if len(hostnames) > MAX_HOSTNAMES_PER_CERTIFICATE:
                 continue  # already reported for this binding alone
@@ -465,6 +484,29 @@ class _Loader:
                     address,
                     "hostnames",
                     f"more than {MAX_HOSTNAMES_PER_CERTIFICATE} hostnames bound to one certificate",
+                )
+
+    def _check_certificate_zone(
+        self, address: Address, binding: ResourceConfig, resources: Mapping[Address, ResourceConfig]
+    ) -> None:
+        """A hostname can only use a certificate of its own zone. Zones given one by name and
+        one by id are compared by the planner, which resolves them."""
+        value = binding.attributes.get("certificate_id")
+        for reference in value.references if isinstance(value, Deferred) else ():
+            certificate = resources.get(reference.address)
+            if reference.address.type != "aop_hostname_certificate" or certificate is None:
+                continue
+            zones = (binding.zone, certificate.zone)
+            if not all(isinstance(z, str) for z in zones) or zones[0] == zones[1]:
+                continue
+            if len({bool(ZONE_ID_RE.match(z)) for z in zones}) == 1:
+                sensitive = "zone" in binding.sensitive or "zone" in certificate.sensitive
+                there, here = (_shown(z, sensitive, quote=False) for z in zones[::-1])
+                self._resource_error(
+                    address,
+                    "certificate_id",
+                    f"{reference.address} is in zone {there}, not {here}; a hostname can only "
+                    "use a certificate of its own zone",
                 )
 
     def _resource_error(self, address: Address, attribute: str, message: str) -> None:
@@ -500,9 +542,9 @@ class _Loader:
 
 
 def _shown(value: Any, sensitive: bool, *, quote: bool = True) -> str:
-    """A value as an error message may show it: a sensitive one never is."""
-    if sensitive:
-        return "(sensitive value)"
+    """A value as an error message may show it: a sensitive one (or a pasted key) never is."""
+    if sensitive or holds_private_key(str(value)):
+        return HIDDEN
     return repr(value) if quote else str(value)
 
 

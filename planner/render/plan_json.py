@@ -23,13 +23,13 @@ from typing import Any, Final
 
 import jsonschema
 
-from planner.cloudflare.redact import PRIVATE_KEY_BLOCK
+from planner.keytext import HIDDEN, hide_private_keys, holds_private_key
 from planner.model import RESOURCE_TYPES, UNKNOWN, Address
 from planner.plan_model import Action, AttributeDiff, Change, Drift, Operation, Plan
 
 FORMAT_VERSION: Final = "1"
 SCHEMA_NAME: Final = "plan.schema.json"
-SENSITIVE_TEXT: Final = "(sensitive value)"
+SENSITIVE_TEXT: Final = HIDDEN
 _UNKNOWN_MARKER: Final = {"unknown": True}
 
 
@@ -38,7 +38,7 @@ _UNKNOWN_MARKER: Final = {"unknown": True}
 
 def _holds_private_key(value: Any) -> bool:
     if isinstance(value, str):
-        return PRIVATE_KEY_BLOCK.search(value) is not None
+        return holds_private_key(value)
     if isinstance(value, list | tuple):
         return any(_holds_private_key(item) for item in value)
     return False
@@ -61,7 +61,7 @@ def is_sensitive(address: Address, diff: AttributeDiff) -> bool:
 
 def redact(text: str) -> str:
     """Free text (reasons, notes, API call descriptions) with any PEM private key hidden."""
-    return PRIVATE_KEY_BLOCK.sub(SENSITIVE_TEXT, text)
+    return hide_private_keys(text)
 
 
 # -- values -------------------------------------------------------------------------------------
