@@ -408,7 +408,11 @@ def test_hundred_hostnames_on_one_certificate_are_allowed(tmp_path: Path) -> Non
             "aop_hostname_binding": {
                 "a": {"zone": "example.com", "hostnames": hosts[:50], "certificate_id": "c1"},
                 "b": {"zone": "example.com", "hostnames": hosts[50:], "certificate_id": "c1"},
-                "c": {"zone": "example.net", "hostnames": ["h0.example.net"], "certificate_id": "c2"},
+                "c": {
+                    "zone": "example.net",
+                    "hostnames": ["h0.example.net"],
+                    "certificate_id": "c2",
+                },
             }
         }
     }
