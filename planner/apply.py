@@ -230,11 +230,11 @@ class _Executor:
             if goal == "gone" and status == "deleted":
                 return None
             if status in ("deployment_timed_out", "deletion_timed_out"):
-                raise ApplyError(f"{step}: Cloudflare reports {status}; run apply again to retry")
+                raise ApplyError(f"Cloudflare reports {status}; run apply again to retry")
             elapsed = self.settings.clock() - start
             if elapsed > self.settings.deploy_timeout:
                 raise ApplyError(
-                    f"{step}: still {status} after {int(elapsed)}s (--deploy-timeout); "
+                    f"still {status} after {int(elapsed)}s (--deploy-timeout); "
                     "run apply again to resume waiting"
                 )
             if self.settings.clock() - last_report >= self.settings.progress_every:
@@ -302,6 +302,7 @@ class _Executor:
         yield from self._clear_failed_uploads(step, item)
         cert, verb = self._obtain(item)
         assert cert is not None
+        deposed = [d for d in deposed if d != cert.id]  # re-used by a rolled-back rotation
         state = _certificate_state(
             item, cert, zone, info.fingerprint_sha256, info.public_key_sha256, deposed
         )
@@ -340,7 +341,7 @@ class _Executor:
         if action in (Action.CREATE, Action.REPLACE):
             key = self.config.private_keys[address].reveal()
             if key is None:
-                raise ApplyError(f"{address}: no private key to upload with")
+                raise ApplyError("no private key to upload with")
             upload = (
                 self.api.upload_zone_certificate
                 if address.type == "aop_zone_certificate"
@@ -389,7 +390,7 @@ class _Executor:
         claimed = self._claimed(zone_id) if pointing else set()
         still_needed = sorted(a.hostname for a in pointing if a.hostname in claimed)
         if still_needed:
-            raise ApplyError(f"{step}: not deleted, still bound to {', '.join(still_needed)}")
+            raise ApplyError(f"not deleted, still bound to {', '.join(still_needed)}")
         if pointing:
             self.api.put_hostname_associations(
                 zone_id, [AssociationUpdate(a.hostname, cert_id, None) for a in pointing]
@@ -423,7 +424,7 @@ class _Executor:
             values = self._resolved(item)
             cert_id = values.get("certificate_id")
             if not isinstance(cert_id, str):
-                raise ApplyError(f"{item.change.address}: certificate_id is not known")
+                raise ApplyError("certificate_id is not known")
             enabled = bool(values.get("enabled", True))
             hostnames = list(values.get("hostnames") or [])
             if item.change.action is not Action.IMPORT:

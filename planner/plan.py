@@ -517,9 +517,11 @@ def _voids(
 def _plan_deposed(ctx: _Context) -> list[Planned]:
     planned = []
     for prior in ctx.state.resources:
+        # A rotation rolled back before its end re-uses the certificate it was replacing.
+        reused = ctx.adopt.get(Address(prior.type, prior.name))
         for deposed in prior.attributes.get("deposed", []):
             live = ctx.live.get(prior.zone_id)
-            if live is None or live.certificate(prior.type, deposed) is None:
+            if deposed == reused or live is None or live.certificate(prior.type, deposed) is None:
                 continue
             change = Change(
                 address=Address(prior.type, prior.name),

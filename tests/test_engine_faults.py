@@ -198,3 +198,36 @@ def test_deploy_timeout_of_our_own_names_the_object(tmp_path: Path, clock: FakeC
     harness.assert_converged()
     assert_one_certificate_per_resource(harness)
     assert_zero_downtime(harness.sandbox)
+
+
+@pytest.mark.parametrize("stop", ["before re-pointing", "after re-pointing"])
+def test_rolling_back_an_unfinished_rotation_keeps_the_old_certificate(
+    tmp_path: Path, clock: FakeClock, stop: str
+) -> None:
+    # The rotation stops half-way (our deploy timeout, or the old certificate's DELETE failing
+    # for good) and the operator rolls back: the old certificate, still uploaded, is adopted again, and it must
+    # not also be deleted as the superseded one.
+    harness = prepared(tmp_path, clock, "rotation")
+    old_id = harness.remote_id("aop_hostname_certificate.app")
+    settings = harness.settings
+    if stop == "before re-pointing":
+        settings = settings.__class__(
+            poll_initial=0.5, poll_max=0.5, deploy_timeout=1.0, sleep=clock.sleep, clock=clock
+        )
+    else:
+        harness.sandbox.faults.add(
+            "server_error", method="DELETE", path=f"{UPLOADS}/*", times=None, status=503
+        )
+
+    with pytest.raises(ApplyError):
+        harness.apply(ROTATE, settings=settings)
+    harness.sandbox.faults.clear()
+    new_id = harness.remote_id("aop_hostname_certificate.app")
+    assert new_id != old_id
+
+    harness.apply()
+
+    assert harness.remote_id("aop_hostname_certificate.app") == old_id
+    harness.assert_converged()
+    assert_one_certificate_per_resource(harness)
+    assert_zero_downtime(harness.sandbox)
