@@ -18,6 +18,7 @@ from planner.live import GONE, LiveZone, Needs, Refresher, certificate_attribute
 from planner.model import (
     MAX_HOSTNAME_CERTIFICATES_PER_ZONE,
     MAX_HOSTNAMES_PER_CERTIFICATE,
+    RESOURCE_TYPES,
     SETTING_OF,
     UNKNOWN,
     Address,
@@ -782,6 +783,16 @@ def _change_order(change: Change) -> tuple[str, bool, str]:
     return (str(change.address), change.deposed, change.remote_id or "")
 
 
+def _check_state_types(state: StateDocument) -> None:
+    unknown = [p.address for p in state.resources if p.type not in RESOURCE_TYPES]
+    if unknown:
+        raise PlanError(
+            "the state holds resources of a type this aopctl does not know (edited by hand, or "
+            "written by a newer aopctl?); `aopctl state rm` them to go on",
+            unknown,
+        )
+
+
 def make_plan(
     config: Configuration | None,
     state: StateDocument,
@@ -790,6 +801,7 @@ def make_plan(
 ) -> PlanResult:
     """Refresh, compare and check; raise PlanError listing every safety problem."""
     options = options or PlanOptions()
+    _check_state_types(state)
     live, zones = _refresh(config, state, refresher)
     ctx = _Context(config, state, options, live, zones)
     _detect_drift(ctx)

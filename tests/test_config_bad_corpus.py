@@ -21,6 +21,7 @@ CASES = sorted(path for path in CORPUS.iterdir() if path.is_dir())
 REQUIRED_CASES = {
     "json-syntax-error",
     "json-duplicate-key",
+    "json-nested-too-deep",
     "wrong-types",
     "unknown-keys",
     "unknown-resource-type",
@@ -53,6 +54,7 @@ REQUIRED_CASES = {
     "two-settings-one-zone",
     "certificate-in-other-zone",
     "private-key-pasted",
+    "output-holds-private-key",
     "too-many-hostnames-one-certificate",
     "bad-zone",
     "uppercase-hostname",

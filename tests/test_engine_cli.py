@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -139,6 +140,58 @@ def test_tampered_saved_plan_is_refused(cli: Cli) -> None:
 
     assert refused.exit_code == 1 and "checksum" in refused.stderr
     assert cli.sandbox().write_count() == 0
+
+
+def test_a_saved_plan_refuses_options_it_does_not_carry(cli: Cli) -> None:
+    # The plan file holds its own variables: a --var at apply time would be silently ignored.
+    plan_file = cli.directory / "rotation.plan.json"
+    assert cli("apply", "--auto-approve").exit_code == 0
+    assert cli("plan", "--var", "app_release=2027", "--out", str(plan_file)).exit_code == 0
+    writes = cli.sandbox().write_count()
+
+    for extra in (["--var", "app_release=2026"], ["--target", "aop_ssl_mode.com"]):
+        refused = cli("apply", str(plan_file), *extra)
+        assert refused.exit_code == 1, refused.output
+        assert "make a new plan" in refused.stderr
+    assert cli.sandbox().write_count() == writes
+
+
+def test_a_plan_written_into_a_missing_folder_names_it(cli: Cli) -> None:
+    result = cli("plan", "--out", str(cli.directory / "no-such-folder" / "p.plan"))
+
+    assert result.exit_code == 1
+    assert f"{cli.directory / 'no-such-folder' / 'p.plan'}: No such file or directory" in (
+        result.stderr
+    )
+    assert not (cli.directory / STATE_FILE).exists()
+
+
+def test_a_damaged_sandbox_file_is_an_error_not_a_crash(cli: Cli) -> None:
+    assert cli("apply", "--auto-approve").exit_code == 0
+    account = default_path(cli.directory)
+    account.write_text(account.read_text()[:500])
+    state = (cli.directory / STATE_FILE).read_bytes()
+
+    for command in (["plan"], ["apply", "--auto-approve"], ["drift"]):
+        result = cli(*command)
+        assert result.exit_code == 1, result.output
+        assert f"{account} is not a sandbox file" in result.stderr
+    assert (cli.directory / STATE_FILE).read_bytes() == state
+
+
+def test_a_state_resource_of_an_unknown_type_is_named(cli: Cli) -> None:
+    assert cli("apply", "--auto-approve").exit_code == 0
+    document: dict[str, Any] = cli.state()
+    resource = document["resources"][0]
+    resource["type"], resource["address"] = "aop_future", f"aop_future.{resource['name']}"
+    (cli.directory / STATE_FILE).write_text(json.dumps(document))
+    writes = cli.sandbox().write_count()
+
+    for command in (["plan"], ["apply", "--auto-approve"]):
+        result = cli(*command)
+        assert result.exit_code == 1, result.output
+        assert f"aop_future.{resource['name']}" in result.stderr and "state rm" in result.stderr
+    assert cli.sandbox().write_count() == writes
 
 
 def test_prevent_destroy_exits_1_without_writing(cli: Cli) -> None:

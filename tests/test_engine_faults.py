@@ -205,8 +205,8 @@ def test_rolling_back_an_unfinished_rotation_keeps_the_old_certificate(
     tmp_path: Path, clock: FakeClock, stop: str
 ) -> None:
     # The rotation stops half-way (our deploy timeout, or the old certificate's DELETE failing
-    # for good) and the operator rolls back: the old certificate, still uploaded, is adopted again, and it must
-    # not also be deleted as the superseded one.
+    # for good) and the operator rolls back: the old certificate, still uploaded, is adopted
+    # again, and it must not also be deleted as the superseded one.
     harness = prepared(tmp_path, clock, "rotation")
     old_id = harness.remote_id("aop_hostname_certificate.app")
     settings = harness.settings

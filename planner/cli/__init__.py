@@ -125,6 +125,10 @@ class AopctlGroup(click.Group):
             raise
         except KeyboardInterrupt:
             fail("interrupted")
+        except OSError as exc:
+            if not exc.filename:
+                _internal_error(exc)
+            fail(f"{exc.filename}: {exc.strerror or exc}")  # e.g. --out into a missing folder
         except Exception as exc:
             _internal_error(exc)
 

@@ -63,6 +63,7 @@ def connect(ctx: click.Context, *, read_only: bool = False) -> Iterator[Cloudfla
 
         try:
             sandbox = open_persistent(default_path(opts.chdir))
+            sandbox.snapshot()  # a damaged account file is an error here, not in a request
         except SandboxConfigError as exc:
             raise AopctlError(f"sandbox settings: {exc}") from None
         has_credentials = env.get("CLOUDFLARE_API_TOKEN") or env.get("CLOUDFLARE_API_KEY")
@@ -308,6 +309,11 @@ def apply(
     refresh_only: bool,
 ) -> None:
     """Apply the configuration (or exactly a saved PLANFILE) to Cloudflare."""
+    if planfile is not None and (var_pairs or targets or replace or refresh_only):
+        raise click.UsageError(
+            "a saved plan carries its own --var, --target, --replace and --refresh-only; "
+            "make a new plan to change them"
+        )
     plan_options = plan_options_from(_mode(False, refresh_only), targets, replace)
     request = ApplyRequest(
         "Apply",

@@ -536,6 +536,10 @@ class _Loader:
             except TemplateError as exc:
                 self.error(block.file, path, str(exc))
                 continue
+            if holds_private_key(str(value.value)):
+                # Outputs are stored in the state, which never holds a key.
+                self.error(block.file, path, "an output cannot hold a private key")
+                continue
             sensitive = bool(block.raw.get("sensitive", False)) or value.sensitive
             outputs[name] = Output(name, value.value, sensitive, block.raw.get("description", ""))
         return outputs

@@ -27,6 +27,10 @@ class _DuplicateKey(ValueError):
     pass
 
 
+# Far beyond any configuration (they nest about 6 deep), far below Python's recursion limit.
+MAX_DEPTH = 64
+
+
 def json_path(*keys: str | int) -> str:
     """`$.resource.aop_ssl_mode.main` style paths, quoting keys that are not identifiers."""
     out = "$"
@@ -49,14 +53,32 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _deeper_than(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def parse_json(text: str, name: str) -> tuple[Any, list[Diagnostic]]:
+    """The JSON value, or why not. Nesting is bounded: everything after parsing (comments,
+    schema, templates) recurses, and no configuration needs more than a few levels."""
+    too_deep = Diagnostic(name, "", f"invalid JSON: nested more than {MAX_DEPTH} levels deep")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates), []
+        data = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         return None, [Diagnostic(name, "", f"invalid JSON at {where}: {exc.msg}")]
     except _DuplicateKey as exc:
         return None, [Diagnostic(name, "", f"duplicate key {exc.args[0]!r} in one object")]
+    except RecursionError:
+        return None, [too_deep]
+    return (None, [too_deep]) if _deeper_than(data, MAX_DEPTH) else (data, [])
 
 
 def strip_comments(value: Any) -> Any:
