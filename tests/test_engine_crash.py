@@ -128,3 +128,30 @@ def test_killed_rotations_converge_on_rerun(tmp_path: Path) -> None:
             assert_converged(directory, release)
         except AssertionError as exc:
             raise AssertionError(f"killed {label}: {exc}") from exc
+
+
+def test_sigterm_stops_an_apply_like_ctrl_c(tmp_path: Path) -> None:
+    # A cancelled CI job or a stopped container sends SIGTERM: the apply must stop cleanly
+    # (message, exit 1, lock released, state saved) so that the next run needs no force-unlock.
+    directory = copy_example("per-hostname", tmp_path)
+    cli(directory, "apply", "--auto-approve")
+    argv = ["--chdir", str(directory), "--sandbox", "apply", "--auto-approve"]
+    with subprocess.Popen(
+        [sys.executable, "-c", RUN_AOPCTL, *argv, "--var", "app_release=2027"],
+        env={**os.environ, **ENV, "AOPCTL_SANDBOX_DEPLOY_DELAY": "3"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        for line in process.stdout:  # the progress line is the event to wait for
+            if "waiting until active" in line:
+                break
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 1
+        stderr = process.stderr.read()
+
+    assert "Error: interrupted" in stderr and "Traceback" not in stderr
+    assert not list(directory.glob("*.lock")), "the state lock was left behind"
+    cli(directory, "apply", "--auto-approve", "--var", "app_release=2027")
+    assert_converged(directory, "2027")

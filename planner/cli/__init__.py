@@ -11,8 +11,10 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -165,6 +167,20 @@ def main(ctx: click.Context, chdir: Path, sandbox: bool, no_color: bool, log_lev
     )
     ctx.obj = Options(chdir=chdir, sandbox=sandbox, color=not no_color, log_level=log_level)
     ctx.color = False if no_color else None
+    _stop_on_sigterm(ctx)
+
+
+def _stop_on_sigterm(ctx: click.Context) -> None:
+    """SIGTERM (a cancelled CI job, a stopped container) stops a command as Ctrl-C does: the
+    step in flight ends, the state is saved, the lock released, and the exit status is 1."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set signal handlers
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
 
 
 @main.command()
