@@ -795,6 +795,26 @@ def _check_state_types(state: StateDocument) -> None:
         )
 
 
+def _check_addresses(
+    config: Configuration | None, state: StateDocument, options: PlanOptions
+) -> None:
+    """A mistyped --target or --replace must not plan "no changes" as if all were well."""
+    configured = set(config.resources) if config else set()
+    known = configured | {Address(p.type, p.name) for p in state.resources}
+    problems = [
+        f"--target {t}: no such resource in the configuration or the state"
+        for t in options.targets
+        if t not in known
+    ]
+    problems += [
+        f"--replace {r}: not a certificate of the configuration (only certificates are replaced)"
+        for r in options.replace
+        if r not in configured or not RESOURCE_TYPES[r.type].is_certificate
+    ]
+    if problems:
+        raise PlanError("--target and --replace must name resources aopctl can act on", problems)
+
+
 def make_plan(
     config: Configuration | None,
     state: StateDocument,
@@ -804,6 +824,7 @@ def make_plan(
     """Refresh, compare and check; raise PlanError listing every safety problem."""
     options = options or PlanOptions()
     _check_state_types(state)
+    _check_addresses(config, state, options)
     live, zones = _refresh(config, state, refresher)
     ctx = _Context(config, state, options, live, zones)
     _detect_drift(ctx)

@@ -415,6 +415,24 @@ def test_target_plans_only_the_target_and_its_dependencies(
     }
 
 
+def test_a_mistyped_target_or_replace_is_an_error_not_no_changes(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    harness = per_hostname(tmp_path, clock)
+
+    with pytest.raises(PlanError) as raised:
+        harness.plan(
+            targets=["aop_ssl_mode.comm", "aop_ssl_mode.com"],
+            replace=["aop_hostname_binding.app", "aop_hostname_certificate.app"],
+        )
+
+    assert raised.value.reasons == [
+        "--target aop_ssl_mode.comm: no such resource in the configuration or the state",
+        "--replace aop_hostname_binding.app: not a certificate of the configuration "
+        "(only certificates are replaced)",
+    ]
+
+
 # -- private keys ----------------------------------------------------------------------------
 
 
