@@ -554,9 +554,7 @@ def generate(api: Api, backend: StateBackend, request: GenerateRequest) -> Gener
         for name in foreign
     ]
     if current.resources:
-        notes.append(
-            f"the {plural(len(current.resources), 'resource')} of the previous state were replaced"
-        )
+        notes.append(f"replaced the previous state ({plural(len(current.resources), 'resource')})")
     config = _staged_configuration(draft.files, now)
     _write_files(request.directory, draft.files)
     backend.write(_state(current, draft, config), expected_serial=current.serial)

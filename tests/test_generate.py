@@ -433,9 +433,7 @@ def test_force_replaces_files_and_state(setup: Setup) -> None:
     report = run_generate(harness, force=True)
 
     assert "example.com.aop.json" in report.overwritten
-    assert f"the {len(first.resources)} resources of the previous state were replaced" in (
-        report.notes
-    )
+    assert f"replaced the previous state ({len(first.resources)} resources)" in (report.notes)
     assert json.loads(marker.read_text())["resource"]
     state = harness.state()
     assert (state.lineage, state.serial) == (first.lineage, first.serial + 1)
