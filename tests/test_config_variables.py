@@ -159,6 +159,20 @@ def test_var_file_values_keep_their_json_type(tmp_path: Path) -> None:
     assert value_of(tmp_path, {"type": "number"}, VariableInputs(files=files)) == 3
 
 
+def test_a_refused_value_is_reported_once_not_again_at_each_use(tmp_path: Path) -> None:
+    config = {
+        "variable": {"en": {"type": "bool", "default": True}},
+        "resource": {"aop_global": {"g": {"zone": "example.com", "enabled": "${var.en}"}}},
+        "output": {"o": {"value": "${var.en}"}},
+    }
+    for inputs in (
+        VariableInputs(cli={"en": "maybe"}),
+        VariableInputs(files=[var_file(tmp_path, {"en": "yes"})]),
+    ):
+        found = problems(tmp_path, config, inputs).splitlines()
+        assert len(found) == 1 and "$.variable.en: value from --var" in found[0], found
+
+
 def test_bool_is_not_a_number(tmp_path: Path) -> None:
     config = {"variable": {"v": {"type": "number", "default": True}}}
     assert "expected a number" in problems(tmp_path, config, VariableInputs())

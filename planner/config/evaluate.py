@@ -9,7 +9,7 @@ from typing import Any
 
 from planner.config import templates
 from planner.config.templates import Call, Deferred, Ref, Reference, TemplateError
-from planner.config.variables import MISSING, Variable
+from planner.config.variables import INVALID, MISSING, Variable
 from planner.model import RESOURCE_TYPES, Address
 
 
@@ -26,6 +26,13 @@ class MissingVariable(TemplateError):
             f"or the environment variable AOP_VAR_{name}"
         )
         self.name = name
+
+
+class InvalidVariable(TemplateError):
+    """A use of a variable whose value was refused: the variable's own error says why."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"variable {name!r} has an invalid value")
 
 
 ResourceLookup = Callable[[Address, str], Evaluated]
@@ -107,6 +114,8 @@ class Evaluator:
             raise TemplateError(f"undefined variable {name!r} (declare it in a variable block)")
         if variable.value is MISSING:
             raise MissingVariable(name)
+        if variable.value is INVALID:
+            raise InvalidVariable(name)
         return Evaluated(variable.value, variable.sensitive)
 
     def _local(self, name: str) -> Evaluated:

@@ -16,7 +16,7 @@ from typing import Any
 
 from planner import certs
 from planner.config import schema, source, templates
-from planner.config.evaluate import Evaluated, Evaluator, MissingVariable
+from planner.config.evaluate import Evaluated, Evaluator, InvalidVariable, MissingVariable
 from planner.config.templates import Deferred, Reference, TemplateError
 from planner.config.variables import Variable, VariableInputs, resolve
 from planner.errors import CertificateError, ConfigError, Diagnostic, Severity
@@ -181,6 +181,10 @@ class _Loader:
     def error(self, file: str, path: str, message: str, severity: Severity = "error") -> None:
         self.diagnostics.append(Diagnostic(file, path, message, severity))
 
+    def template_error(self, file: str, path: str, exc: TemplateError) -> None:
+        if not isinstance(exc, InvalidVariable):  # reported once, at the variable
+            self.error(file, path, str(exc))
+
     # -- references and the graph ------------------------------------------------------------
 
     def _references(
@@ -303,7 +307,7 @@ class _Loader:
             try:
                 values[attribute.name] = self.evaluator.evaluate(raw)
             except TemplateError as exc:
-                self.error(block.file, path, str(exc))
+                self.template_error(block.file, path, exc)
                 continue
             self._check_value(attribute, values[attribute.name], block.file, path)
         self.evaluated[address] = values
@@ -327,7 +331,7 @@ class _Loader:
             # A key is only needed to upload; the planner complains if it has to.
             return PrivateKey(None, exc.name)
         except TemplateError as exc:
-            self.error(file, path, str(exc))
+            self.template_error(file, path, exc)
             return PrivateKey(None, None)
         if not isinstance(value, str):
             self.error(file, path, "must be a PEM string known before apply")
@@ -534,7 +538,7 @@ class _Loader:
             try:
                 value = self.evaluator.evaluate(block.raw.get("value"))
             except TemplateError as exc:
-                self.error(block.file, path, str(exc))
+                self.template_error(block.file, path, exc)
                 continue
             if holds_private_key(str(value.value)):
                 # Outputs are stored in the state, which never holds a key.

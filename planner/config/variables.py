@@ -14,12 +14,17 @@ from planner.errors import Diagnostic
 ENV_PREFIX = "AOP_VAR_"
 
 
-class _Missing:
+class _Sentinel:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
     def __repr__(self) -> str:
-        return "MISSING"
+        return self.name
 
 
-MISSING: Any = _Missing()
+MISSING: Any = _Sentinel("MISSING")
+# A value given but unusable: reported once, at the variable; its uses stay quiet.
+INVALID: Any = _Sentinel("INVALID")
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,7 @@ class VariableInputs:
 @dataclass(frozen=True)
 class Variable:
     name: str
-    value: Any  # MISSING when nothing gave it a value
+    value: Any  # MISSING when nothing gave it a value, INVALID when it was wrong
     sensitive: bool
     file: str
 
@@ -89,7 +94,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
 
 def _check_type(value: Any, declared: str) -> str | None:
     expected = _TYPES.get(declared)
-    if expected is None or value is MISSING:
+    if expected is None or value in (MISSING, INVALID):
         return None
     if isinstance(value, bool) and declared == "number":
         return "expected a number"
@@ -134,10 +139,11 @@ def resolve(
                 value = _convert(text, kind)
         except ValueError as exc:
             diagnostics.append(Diagnostic(file, path, f"value from {origin}: {exc}"))
-            value = MISSING
+            value = INVALID
         problem = _check_type(value, kind)
         if problem:
             diagnostics.append(Diagnostic(file, path, f"value from {origin}: {problem}"))
+            value = INVALID
         variables[name] = Variable(name, value, bool(block.get("sensitive", False)), file)
     return variables, diagnostics
 
