@@ -26,7 +26,7 @@ from planner.cloudflare import CloudflareClient, Credentials, RateLimiter
 from planner.config import Configuration
 from planner.errors import AopctlError
 from planner.live import Needs, Refresher
-from planner.model import SETTING_OF, Address
+from planner.model import SETTING_OF, ZONE_ID_RE, Address, ResourceConfig
 from planner.plan import (
     CERTIFICATES,
     PlanOptions,
@@ -37,7 +37,7 @@ from planner.plan import (
 )
 from planner.planfile import read_plan_file, verify_replan, write_plan_file
 from planner.render import render_json, render_markdown, render_text
-from state import ResourceState, StateBackend
+from state import ResourceState, StateBackend, StateDocument
 
 F = TypeVar("F", bound=Callable[..., Any])
 SANDBOX_TOKEN = "sandbox-token"  # any non-empty token works against the sandbox
@@ -350,16 +350,65 @@ def destroy(
     _apply_common(ctx, request)
 
 
+_ID_SHAPES = {
+    "aop_zone_certificate": "ZONE_ID/CERT_ID",
+    "aop_hostname_certificate": "ZONE_ID/CERT_ID",
+    "aop_hostname_binding": "ZONE_ID/HOSTNAME",
+}
+
+
+def _parse_import_id(kind: str, remote: str) -> tuple[str, str]:
+    """(zone id, certificate id or hostname) of an import ID of the right shape for `kind`."""
+    shape = _ID_SHAPES.get(kind, "ZONE_ID")
+    zone_id, slash, item = remote.partition("/")
+    if not ZONE_ID_RE.match(zone_id) or bool(slash) != (shape != "ZONE_ID") or (slash and not item):
+        raise AopctlError(
+            f"the ID of a {kind} is {shape} (a zone id is 32 hexadecimal characters), "
+            f"not {remote!r}"
+        )
+    return zone_id, item.lower() if kind == "aop_hostname_binding" else item
+
+
+def _check_import_target(
+    resource: ResourceConfig, zone_id: str, item: str, current: StateDocument
+) -> None:
+    """The ID must name an object this resource describes, and no other resource's."""
+    address, kind = resource.address, resource.address.type
+    if kind == "aop_hostname_binding" and item not in resource.attributes.get("hostnames", []):
+        raise AopctlError(f"{item} is not among the hostnames of {address} in the configuration")
+    for prior in current.resources:
+        if prior.zone_id != zone_id:
+            continue
+        if (
+            (kind in CERTIFICATES and prior.remote_id == item)
+            or (kind == "aop_hostname_binding" and item in prior.attributes.get("hostnames", []))
+            or (kind in SETTING_OF and prior.type == kind)
+        ):
+            raise AopctlError(
+                f"{item or kind} in zone {zone_id} is already managed by {prior.address}"
+            )
+
+
 def _imported_state(
-    config: Configuration, address: Address, remote: str, client: CloudflareClient
+    config: Configuration,
+    address: Address,
+    remote: str,
+    client: CloudflareClient,
+    current: StateDocument,
 ) -> ResourceState:
     """The state entry for a live object named by `ZONE_ID[/CERT_ID|/HOSTNAME]`."""
     resource = config.resources.get(address)
     if resource is None:
         raise AopctlError(f"{address} is not in the configuration: add it before importing")
-    zone_id, _, item = remote.partition("/")
-    refresher = Refresher(client)
     kind = address.type
+    zone_id, item = _parse_import_id(kind, remote)
+    refresher = Refresher(client)
+    if not isinstance(resource.zone, str):
+        raise AopctlError(f"{address}: its zone must be known to import it")
+    zone = refresher.resolve_zones([resource.zone])[resource.zone]
+    if zone[0] != zone_id:
+        raise AopctlError(f"{remote} is in zone {zone_id}; {address} is configured in {zone[1]}")
+    _check_import_target(resource, zone_id, item, current)
     needs = Needs(frozenset({SETTING_OF[kind]} if kind in SETTING_OF else ()))
     live = refresher.refresh({zone_id: needs})[zone_id]
     attributes: dict[str, Any] | None
@@ -392,7 +441,7 @@ def _imported_state(
         type=kind,
         name=address.name,
         zone_id=zone_id,
-        zone_name=live.name,
+        zone_name=zone[1],
         remote_id=remote_id,
         attributes=attributes,
         dependencies=tuple(str(d) for d in resource.dependencies),
@@ -420,7 +469,7 @@ def import_cmd(
         current = backend.read()
         if current.get(str(target)) is not None:
             raise AopctlError(f"{target} is already in the state; use `aopctl state rm` first")
-        entry = _imported_state(config, target, remote_id, client)
+        entry = _imported_state(config, target, remote_id, client, current)
         backend.write(current.with_resource(entry), expected_serial=current.serial)
     click.secho(
         f"Import successful: {target} is now managed (remote id {entry.remote_id}).", fg="green"
