@@ -58,6 +58,7 @@ from state import ResourceState, StateDocument
 IGNORE_FILE: Final = "aopctl.ignore.json"
 IGNORE_SCHEMA: Final = "ignore.schema.json"
 DEFAULT_EXPIRY_DAYS: Final = 30
+MAX_EXPIRY_DAYS: Final = 36500  # a century: any real certificate, and dates stay in range
 FAILED_STATUSES: Final = ("deployment_timed_out", "deletion_timed_out")
 
 

@@ -53,6 +53,7 @@ def test_usage_errors_exit_1_never_the_2_of_changes_or_findings(tmp_path: Path) 
         ["plan", "--detailed-exitcode", "--bogus"],
         ["plan", "--format", "yaml"],
         ["drift", "--fail-on", "nonsense"],
+        ["drift", "--expiry-days", "99999999"],  # past the year 9999: it was an internal error
         ["--log-level", "loud", "plan"],
         ["no-such-command"],
         ["state", "rm"],

@@ -22,6 +22,7 @@ from planner.drift import (
     CATEGORIES,
     DEFAULT_EXPIRY_DAYS,
     DEFAULT_ORIGIN_PORT,
+    MAX_EXPIRY_DAYS,
     Category,
     DriftReport,
     OriginOptions,
@@ -119,7 +120,7 @@ def _effective_fail_on(
 )
 @click.option(
     "--expiry-days",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_EXPIRY_DAYS),
     default=DEFAULT_EXPIRY_DAYS,
     show_default=True,
     help="A certificate expiring within this many days (or expired) is a finding.",

@@ -9,6 +9,7 @@ import click
 from planner.cli import options
 from planner.cli.engine_cmds import connect
 from planner.cli.state_cmds import lock_timeout_option, locked, open_backend, state_errors
+from planner.drift import MAX_EXPIRY_DAYS
 from planner.errors import AopctlError
 from planner.generate import GenerateReport, GenerateRequest, generate
 from planner.wording import plural
@@ -74,7 +75,7 @@ def render_report(report: GenerateReport) -> str:
     "--expiry-days",
     default=30,
     show_default=True,
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_EXPIRY_DAYS),
     help="Report certificates expiring within this many days.",
 )
 @lock_timeout_option
