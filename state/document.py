@@ -222,6 +222,13 @@ class StateDocument:
         reasons = validate_state_json(data)
         if reasons:
             raise StateCorruptError(f"{source} is not a valid aopctl state", reasons)
+        leaks = find_private_keys(data)
+        if leaks:  # never written by aopctl: refused on read too, so no command prints it
+            raise StateSecretError(
+                f"{source} contains a private key: remove it by hand, and replace that key "
+                "(anyone who could read the state could copy it)",
+                leaks,
+            )
         return cls(
             format_version=data["format_version"],
             lineage=data["lineage"],

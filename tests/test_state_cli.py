@@ -301,3 +301,21 @@ def test_a_corrupt_state_is_one_clear_error_and_stays_untouched(tmp_path: Path) 
         assert "Traceback" not in result.output
     assert len(path.read_bytes()) == 100
     assert not (tmp_path / f"{STATE_FILE}.lock").exists()
+
+
+def test_a_state_holding_a_private_key_is_refused_never_printed(tmp_path: Path) -> None:
+    # aopctl never writes one; a hand-edited or foreign state must not reach the terminal.
+    seed(tmp_path)
+    body = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgSeCrEtKeYbYtEs"
+    data = json.loads((tmp_path / STATE_FILE).read_text())
+    data["resources"][0]["attributes"]["private_key"] = (
+        f"-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n"
+    )
+    (tmp_path / STATE_FILE).write_text(json.dumps(data))
+
+    for command in (["state", "show", CERT], ["show"], ["state", "list"], ["output"]):
+        result = run(tmp_path, *command)
+        assert result.exit_code == 1, (command, result.output)
+        assert "contains a private key" in result.output
+        assert "$.resources[0].attributes.private_key" in result.output
+        assert body not in result.output
