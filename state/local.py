@@ -86,7 +86,9 @@ class LocalBackend(StateBackend):
     ) -> None:
         if backups < 0:
             raise ValueError("backups must be >= 0")
-        self.path = Path(path)
+        # A symlinked state (one file shared by several checkouts) is the file it points to: its
+        # lock, backups and atomic replacement all belong next to that file.
+        self.path = Path(path).resolve() if Path(path).is_symlink() else Path(path)
         self.lock_path = self.path.with_name(f"{self.path.name}.lock")
         self.backup_dir = self.path.parent / BACKUP_DIR
         self.aopctl_version = aopctl_version

@@ -322,6 +322,28 @@ def test_writes_bump_the_serial_keep_the_lineage_and_validate(backend: LocalBack
     ]
 
 
+@pytest.mark.parametrize("target", ["relative", "absolute"])
+def test_a_symlinked_state_is_written_through_to_its_target(tmp_path: Path, target: str) -> None:
+    # One state file shared by several checkouts through a symlink: every write must reach it.
+    shared = tmp_path / "shared" / "real.json"
+    shared.parent.mkdir()
+    write_new(LocalBackend(shared, aopctl_version="1.2.3"))
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    link = checkout / "aopctl.state.json"
+    link.symlink_to(os.path.relpath(shared, checkout) if target == "relative" else shared)
+    via_link = LocalBackend(link, aopctl_version="1.2.3")
+
+    for serial in (2, 3):  # the second write backs up the first
+        doc = via_link.read()
+        via_link.write(doc.without("aop_hostname_binding.app"), expected_serial=serial - 1)
+
+    assert link.is_symlink()
+    assert LocalBackend(shared, aopctl_version="1.2.3").read().serial == 3
+    backups = sorted((shared.parent / ".aopctl" / "backups").iterdir())
+    assert backups and not any(b.is_symlink() for b in backups)
+
+
 def test_compare_and_swap_refuses_a_stale_serial(backend: LocalBackend) -> None:
     first = write_new(backend)
     backend.write(first, expected_serial=1)
