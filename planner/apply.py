@@ -37,6 +37,7 @@ from state import (
     StateBackend,
     StateConnectionError,
     StateDocument,
+    StateError,
     save_emergency_state,
 )
 
@@ -102,6 +103,7 @@ class _StateWriter:
         self._lock = threading.Lock()
         self._emergency: Path | None = None
         self.document = document
+        self.lost_write = False  # a change made in Cloudflare that the state does not record
 
     def update(self, change: Callable[[StateDocument], StateDocument]) -> None:
         with self._lock:
@@ -122,6 +124,9 @@ class _StateWriter:
                     f"(mode 0600): once the database is reachable, run in {where.parent}: "
                     f"aopctl state push {where.name}"
                 ) from exc
+            except StateError as exc:
+                self.lost_write = True
+                raise ApplyError(exc.message, exc.reasons) from exc
 
 
 def _certificate_state(
@@ -573,9 +578,18 @@ def _run_all(executor: _Executor, outcome: ApplyOutcome, settings: ApplySettings
             [
                 *(f"done: {d}" for d in outcome.done),
                 *(f"not done: {n}" for n in outcome.not_done),
-                "the state holds everything that was done; run apply again to finish",
+                _state_note(executor.writer),
             ],
         )
+
+
+def _state_note(writer: _StateWriter) -> str:
+    if writer.lost_write:
+        return (
+            "the state could not record the last change: fix the cause above, then run apply "
+            "again (it finds an uploaded certificate by its fingerprint)"
+        )
+    return "the state holds everything that was done; run apply again to finish"
 
 
 class _Runner:

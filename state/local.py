@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import stat
 import time
@@ -49,6 +50,8 @@ from state.errors import (
 )
 from state.lock import LockInfo, locked_error, read_lock
 
+_log = logging.getLogger(__name__)
+
 BACKUP_DIR = Path(".aopctl") / "backups"
 DEFAULT_BACKUPS = 10
 DEFAULT_POLL_INTERVAL = 0.5
@@ -69,6 +72,17 @@ def _os_errors(action: str) -> Iterator[None]:
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
         raise StateError(f"cannot {action}:{where} {exc.strerror or exc}") from exc
+
+
+@contextlib.contextmanager
+def _best_effort(action: str) -> Iterator[None]:
+    """Backups must not cost the state itself: during an apply, a write that fails for want of
+    a backup would leave a change made in Cloudflare unrecorded."""
+    try:
+        yield
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        _log.warning("could not %s:%s %s", action, where, exc.strerror or exc)
 
 
 class LocalBackend(StateBackend):
@@ -161,13 +175,15 @@ class LocalBackend(StateBackend):
             new = self._next_version(doc, current, expected_serial)
             data = dump_state(new)  # validates and refuses private keys before touching disk
             if stored is not None and current is not None and self._keep:
-                self._save_backup(current.serial, stored)
+                with _best_effort("back up the state"):
+                    self._save_backup(current.serial, stored)
                 if self._first_replaced is None:
                     self._first_replaced = current.serial
             replace_atomically(self.path, data)
             self._known = (data, new)
-            self._rotate_backups()
-            sweep_temp_files(self.path.parent, self.path.name)
+            with _best_effort("rotate the state backups"):
+                self._rotate_backups()
+                sweep_temp_files(self.path.parent, self.path.name)
         return new
 
     def _next_version(

@@ -23,6 +23,7 @@ from engine_helpers import (
 
 from planner.errors import ApplyError
 from planner.sandbox import Sandbox
+from state import StateDocument, StateError
 
 UPLOADS = "*/origin_tls_client_auth/hostnames/certificates"
 ROTATE = {"app_release": "2027"}
@@ -229,5 +230,33 @@ def test_rolling_back_an_unfinished_rotation_keeps_the_old_certificate(
 
     assert harness.remote_id("aop_hostname_certificate.app") == old_id
     harness.assert_converged()
+    assert_one_certificate_per_resource(harness)
+    assert_zero_downtime(harness.sandbox)
+
+
+def test_a_state_write_failing_mid_apply_is_reported_and_a_rerun_converges(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Disk full, say, right after the new certificate's upload: the error must not claim that
+    # the state holds everything done, and the next run must find the upload.
+    harness = prepared(tmp_path, clock, "rotation")
+    write = harness.backend.write
+    writes: list[int] = []
+
+    def disk_full(doc: StateDocument, expected_serial: int) -> StateDocument:
+        writes.append(expected_serial)
+        if len(writes) == 2:  # the first records the refresh, the second the upload
+            raise StateError("cannot write state file: No space left on device")
+        return write(doc, expected_serial)
+
+    monkeypatch.setattr(harness.backend, "write", disk_full)
+    with pytest.raises(ApplyError) as raised:
+        harness.apply(ROTATE)
+    monkeypatch.undo()
+
+    assert "No space left on device" in raised.value.message
+    assert "could not record the last change" in raised.value.reasons[-1]
+    harness.apply(ROTATE)
+    harness.assert_converged(ROTATE)
     assert_one_certificate_per_resource(harness)
     assert_zero_downtime(harness.sandbox)

@@ -430,6 +430,20 @@ def test_backups_keep_the_newest_n_and_the_version_before_this_run(tmp_path: Pat
     assert [int(p.name.rsplit(".", 1)[1]) for p in backend.backups()] == [7, 9, 10, 11]
 
 
+def test_a_backup_that_cannot_be_written_does_not_stop_the_state_write(
+    backend: LocalBackend, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Mid-apply, a refused write would leave a change already made in Cloudflare unrecorded.
+    first = write_new(backend)
+    backend.backup_dir.parent.mkdir(parents=True, exist_ok=True)
+    backend.backup_dir.write_text("not a directory")  # as unusable as a read-only folder
+
+    second = backend.write(first.without("aop_hostname_binding.app"), expected_serial=1)
+
+    assert backend.read() == second and second.serial == 2
+    assert "could not back up the state" in caplog.text
+
+
 def test_zero_backups_keeps_none(tmp_path: Path) -> None:
     backend = LocalBackend(tmp_path / "s.json", backups=0, aopctl_version="1")
     doc = write_new(backend)
