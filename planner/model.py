@@ -59,6 +59,11 @@ class Kind(Enum):
     BOOL = "bool"
     LIST_OF_STRINGS = "list of strings"
 
+    def holds(self, value: Any) -> bool:
+        if self is Kind.LIST_OF_STRINGS:
+            return isinstance(value, list) and all(isinstance(item, str) for item in value)
+        return isinstance(value, bool if self is Kind.BOOL else str)
+
 
 @dataclass(frozen=True)
 class Attribute:

@@ -22,6 +22,7 @@ from planner.model import (
     SETTING_OF,
     UNKNOWN,
     Address,
+    Kind,
     ResourceConfig,
 )
 from planner.plan_model import Action, AttributeDiff, Change, Drift, Plan
@@ -785,14 +786,29 @@ def _change_order(change: Change) -> tuple[str, bool, str]:
     return (str(change.address), change.deposed, change.remote_id or "")
 
 
-def _check_state_types(state: StateDocument) -> None:
-    unknown = [p.address for p in state.resources if p.type not in RESOURCE_TYPES]
-    if unknown:
+def _check_state(state: StateDocument) -> None:
+    """The state file's schema is generic: what each resource type holds is checked here."""
+    problems = [problem for prior in state.resources for problem in _state_problems(prior)]
+    if problems:
         raise PlanError(
-            "the state holds resources of a type this aopctl does not know (edited by hand, or "
-            "written by a newer aopctl?); `aopctl state rm` them to go on",
-            unknown,
+            "the state holds what this aopctl cannot read (edited by hand, or written by a "
+            "newer aopctl?): fix those entries, or `aopctl state rm` them and import them again",
+            problems,
         )
+
+
+def _state_problems(prior: ResourceState) -> list[str]:
+    resource_type = RESOURCE_TYPES.get(prior.type)
+    if resource_type is None:
+        return [f"{prior.address}: unknown resource type {prior.type!r}"]
+    kinds = {a.name: a.kind for a in resource_type.attributes}
+    if resource_type.is_certificate:
+        kinds["deposed"] = Kind.LIST_OF_STRINGS
+    return [
+        f"{prior.address}: attributes.{name} is not a {kind.value}"
+        for name, kind in kinds.items()
+        if prior.attributes.get(name) is not None and not kind.holds(prior.attributes[name])
+    ]
 
 
 def _check_addresses(
@@ -823,7 +839,7 @@ def make_plan(
 ) -> PlanResult:
     """Refresh, compare and check; raise PlanError listing every safety problem."""
     options = options or PlanOptions()
-    _check_state_types(state)
+    _check_state(state)
     _check_addresses(config, state, options)
     live, zones = _refresh(config, state, refresher)
     ctx = _Context(config, state, options, live, zones)

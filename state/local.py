@@ -155,6 +155,10 @@ class LocalBackend(StateBackend):
                 "it may be truncated",
                 self._restore_hint(),
             ) from exc
+        except (RecursionError, ValueError) as exc:  # absurd nesting, a 5000-digit number
+            raise StateCorruptError(
+                f"{source} is not an aopctl state ({exc})", self._restore_hint()
+            ) from exc
         try:
             return StateDocument.from_json(data, source)
         except StateCorruptError as exc:

@@ -179,19 +179,34 @@ def test_a_damaged_sandbox_file_is_an_error_not_a_crash(cli: Cli) -> None:
     assert (cli.directory / STATE_FILE).read_bytes() == state
 
 
-def test_a_state_resource_of_an_unknown_type_is_named(cli: Cli) -> None:
+def test_state_entries_aopctl_cannot_read_are_named(cli: Cli) -> None:
     assert cli("apply", "--auto-approve").exit_code == 0
     document: dict[str, Any] = cli.state()
-    resource = document["resources"][0]
-    resource["type"], resource["address"] = "aop_future", f"aop_future.{resource['name']}"
+    first, binding = document["resources"][0], document["resources"][1]
+    first["type"], first["address"] = "aop_future", f"aop_future.{first['name']}"
+    assert binding["type"] == "aop_hostname_binding"
+    binding["attributes"]["hostnames"] = 5
     (cli.directory / STATE_FILE).write_text(json.dumps(document))
     writes = cli.sandbox().write_count()
 
-    for command in (["plan"], ["apply", "--auto-approve"]):
+    for command in (["plan"], ["apply", "--auto-approve"], ["drift"]):
         result = cli(*command)
         assert result.exit_code == 1, result.output
-        assert f"aop_future.{resource['name']}" in result.stderr and "state rm" in result.stderr
+        assert f"aop_future.{first['name']}: unknown resource type" in result.stderr
+        assert f"{binding['address']}: attributes.hostnames is not a list of strings" in (
+            result.stderr
+        )
     assert cli.sandbox().write_count() == writes
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, '{"serial": ' + "9" * 5000 + "}"])
+def test_a_state_file_that_breaks_the_json_parser_is_named(cli: Cli, text: str) -> None:
+    (cli.directory / STATE_FILE).write_text(text)
+
+    result = cli("plan")
+
+    assert result.exit_code == 1
+    assert f"state file {cli.directory / STATE_FILE} is not an aopctl state" in result.stderr
 
 
 def test_prevent_destroy_exits_1_without_writing(cli: Cli) -> None:

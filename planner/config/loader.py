@@ -348,10 +348,9 @@ class _Loader:
         value, kind = evaluated.value, attribute.kind
         if isinstance(value, Deferred):
             return
-        if kind is Kind.BOOL and not isinstance(value, bool):
-            self.error(file, path, f"must be a boolean, got {type(value).__name__}")
-        elif kind is Kind.STRING and not isinstance(value, str):
-            self.error(file, path, f"must be a string, got {type(value).__name__}")
+        if kind is not Kind.LIST_OF_STRINGS and not kind.holds(value):
+            noun = "boolean" if kind is Kind.BOOL else "string"
+            self.error(file, path, f"must be a {noun}, got {type(value).__name__}")
         elif kind is Kind.STRING and attribute.choices and value not in attribute.choices:
             self.error(file, path, "must be one of " + ", ".join(attribute.choices))
         elif kind is Kind.LIST_OF_STRINGS:
