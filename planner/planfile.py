@@ -115,7 +115,12 @@ def verify_replan(saved: dict[str, Any], result: PlanResult) -> None:
     """Refuse to apply a saved plan whose conditions changed since it was made."""
     plan = saved["plan"]
     reasons = []
-    if (plan.get("lineage"), plan.get("serial")) != (result.plan.lineage, result.plan.serial):
+    if plan.get("lineage") != result.plan.lineage:
+        reasons.append(
+            f"the state was replaced since the plan was made (lineage {plan.get('lineage')} -> "
+            f"{result.plan.lineage})"
+        )
+    elif plan.get("serial") != result.plan.serial:
         reasons.append(
             f"the state changed since the plan was made (serial {plan.get('serial')} -> "
             f"{result.plan.serial})"

@@ -482,7 +482,11 @@ class PostgresBackend(StateBackend):
                 raise StateError(
                     f"an interrupted apply kept its state in {self.emergency_path}: "
                     "push it before anything else writes the state",
-                    [f"run in {self.emergency_path.parent}: aopctl state push {EMERGENCY_FILE}"],
+                    [
+                        f"run in {self.emergency_path.parent}: aopctl state push {EMERGENCY_FILE}",
+                        "if the push finds a newer state stored (a later apply ran after a "
+                        "force-unlock), the file is obsolete: delete it",
+                    ],
                 )
             conn = self._connect()
             try:
@@ -663,7 +667,8 @@ def push_state(
                 f"newer than or different from the file's serial {doc.serial}",
                 [
                     "compare with: aopctl state pull",
-                    "to overwrite it anyway (its history is kept), add --force",
+                    "an emergency file that later applies superseded is obsolete: delete it",
+                    "to overwrite the stored state anyway (its history is kept), add --force",
                 ],
             )
     return backend.write(doc, current.serial)

@@ -430,8 +430,13 @@ def test_the_cli_reads_the_dsn_only_from_the_environment(pg: Pg, tmp_path: Path)
     in_file = use_postgres(tmp_path / "in-file", pg, dsn=DSN)
     refused = cli(in_file, "state", "list")
     assert refused.exit_code == 1
-    assert "dsn is not a setting of the postgres backend" in refused.output
+    assert "main.aop.json: $.aopctl.state: dsn is not a setting of the postgres" in refused.output
     assert f"read from {DSN_VARIABLE}" in refused.output
+
+    bad_schema = use_postgres(tmp_path / "bad-schema", pg, schema="Bad-Schema")
+    refused = cli(bad_schema, "state", "list")
+    assert refused.exit_code == 1
+    assert "main.aop.json: $.aopctl.state: postgres state: schema must be" in refused.output
 
     assert cli(directory, "state", "list").output == "No resources in state.\n"
 
@@ -580,9 +585,8 @@ def test_a_connection_cut_mid_apply_loses_nothing(pg: Pg, tmp_path: Path, clock:
 
     with pytest.raises(StateError, match="push it before anything else writes") as refused:
         pg.backend().lock("apply")
-    assert refused.value.reasons == [
-        f"run in {directory}: aopctl state push {EMERGENCY_FILE}"
-    ]  # nothing writes the state before the emergency copy is back
+    # nothing writes the state before the emergency copy is back
+    assert refused.value.reasons[0] == f"run in {directory}: aopctl state push {EMERGENCY_FILE}"
     pushed = cli(directory, "state", "push", str(emergency))
     assert pushed.exit_code == 0, pushed.output
     assert not emergency.exists()

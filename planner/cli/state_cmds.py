@@ -58,12 +58,17 @@ POSTGRES_SETTINGS = ("//", "backend", "schema", "workspace")
 
 def open_backend(chdir: Path) -> StateBackend:
     """The state of the configuration in `chdir`, where its `aopctl.state` block says."""
-    settings = state_settings(chdir)
+    where, settings = state_settings(chdir)
     backend = settings.get("backend", "local")
     if backend == "postgres":
-        return postgres_backend(chdir, settings, os.environ)
+        try:
+            return postgres_backend(chdir, settings, os.environ)
+        except AopctlError as exc:
+            raise AopctlError(f"{where}: {exc.message}", exc.reasons) from None
     if backend != "local":
-        raise AopctlError(f"state backend {backend!r} is not available in this version of aopctl")
+        raise AopctlError(
+            f"{where}: state backend {backend!r} is not available in this version of aopctl"
+        )
     path = Path(settings.get("path", STATE_FILE))
     return LocalBackend(path if path.is_absolute() else chdir / path, aopctl_version=__version__)
 
@@ -75,7 +80,7 @@ def postgres_backend(
     unknown = sorted(set(settings) - set(POSTGRES_SETTINGS))
     if unknown:
         raise AopctlError(
-            f"aopctl.state: {', '.join(unknown)} is not a setting of the postgres backend",
+            f"{', '.join(unknown)} is not a setting of the postgres backend",
             [f"the connection string is read from {DSN_VARIABLE}, never from the configuration"],
         )
     dsn = env.get(DSN_VARIABLE, "").strip()
@@ -97,15 +102,15 @@ def postgres_backend(
         )
 
 
-def state_settings(chdir: Path) -> dict[str, Any]:
-    """The `aopctl.state` block, read without evaluating the configuration: state commands
-    must work even while the configuration has errors."""
+def state_settings(chdir: Path) -> tuple[str, dict[str, Any]]:
+    """Where the `aopctl.state` block is, and the block, read without evaluating the
+    configuration: state commands must work even while the configuration has errors."""
     for path in config_files(chdir) if chdir.is_dir() else []:
         data, problems = parse_json(path.read_text(encoding="utf-8"), path.name)
         block = data.get("aopctl", {}).get("state") if isinstance(data, dict) else None
         if not problems and isinstance(block, dict):
-            return block
-    return {}
+            return f"{path.name}: $.aopctl.state", block
+    return "", {}
 
 
 @contextlib.contextmanager
