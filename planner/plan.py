@@ -541,7 +541,9 @@ def _plan_deposed(ctx: _Context) -> list[Planned]:
 
 
 def _plan_removals(ctx: _Context) -> list[Planned]:
-    wanted = {str(r.address) for r in _desired_resources(ctx)}
+    # Whatever --target leaves out of this plan is still wanted if it is configured.
+    configured = ctx.config.resources if ctx.config and ctx.options.mode != "destroy" else {}
+    wanted = {str(address) for address in configured}
     targeted = _with_dependents(ctx, {str(t) for t in ctx.options.targets})
     planned = []
     for prior in sorted(ctx.refreshed.values(), key=lambda p: p.address, reverse=True):

@@ -138,7 +138,7 @@ def test_sigterm_stops_an_apply_like_ctrl_c(tmp_path: Path) -> None:
     argv = ["--chdir", str(directory), "--sandbox", "apply", "--auto-approve"]
     with subprocess.Popen(
         [sys.executable, "-c", RUN_AOPCTL, *argv, "--var", "app_release=2027"],
-        env={**os.environ, **ENV, "AOPCTL_SANDBOX_DEPLOY_DELAY": "3"},
+        env={**os.environ, **ENV, "AOPCTL_SANDBOX_DEPLOY_DELAY": "6"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -148,10 +148,11 @@ def test_sigterm_stops_an_apply_like_ctrl_c(tmp_path: Path) -> None:
             if "waiting until active" in line:
                 break
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 1
+        status = process.wait(timeout=30)
         stderr = process.stderr.read()
 
-    assert "Error: interrupted" in stderr and "Traceback" not in stderr
+    assert status == 1, (status, stderr)
+    assert "Error: interrupted" in stderr and "Traceback" not in stderr, stderr
     assert not list(directory.glob("*.lock")), "the state lock was left behind"
     cli(directory, "apply", "--auto-approve", "--var", "app_release=2027")
     assert_converged(directory, "2027")

@@ -415,6 +415,19 @@ def test_target_plans_only_the_target_and_its_dependencies(
     }
 
 
+def test_a_target_leaves_its_configured_dependents_alone(tmp_path: Path, clock: FakeClock) -> None:
+    # The bindings depend on the SSL modes; targeting a mode must not read them as removed.
+    harness = per_hostname(tmp_path, clock)
+    before = bindings(harness.sandbox, "example.com")
+
+    for target in ("aop_ssl_mode.com", "aop_ssl_mode.net"):
+        assert harness.plan(targets=[target]).plan.changes == ()
+        harness.apply(targets=[target])
+
+    assert bindings(harness.sandbox, "example.com") == before
+    harness.assert_converged()
+
+
 def test_a_mistyped_target_or_replace_is_an_error_not_no_changes(
     tmp_path: Path, clock: FakeClock
 ) -> None:
