@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from planner import certs
+from planner.cloudflare.credentials import BASE_URL_VAR
 from planner.cloudflare.types import (
     AssociationUpdate,
     HostnameAssociation,
@@ -154,7 +155,12 @@ class Refresher:
     def _lookup(self, name: str) -> Zone:
         try:
             return self.api.zone_by_name(name)
-        except NotFoundError:
+        except NotFoundError as exc:
+            if exc.status is not None:  # Cloudflare lists no zones as 200 []: not this API
+                raise NotFoundError(
+                    f"{exc} (the zone list itself was not found: is {BASE_URL_VAR} the API's "
+                    "address, ending in /client/v4?)"
+                ) from None
             raise NotFoundError(
                 f"zone {name!r} does not exist or the credentials cannot see it"
             ) from None

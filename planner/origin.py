@@ -513,13 +513,15 @@ class OriginUrl:
 
 def parse_origin_url(url: str) -> OriginUrl:
     """`https://host[:port][/path]`; a bare `host[:port]` means https."""
-    parts = urlsplit(url if "://" in url else f"https://{url}")
+    try:
+        parts = urlsplit(url if "://" in url else f"https://{url}")
+        port = 443 if parts.port is None else parts.port
+    except ValueError as exc:  # an unclosed [IPv6 bracket, a port out of range...
+        raise AopctlError(f"{url}: not a valid URL ({exc})") from None
     if parts.scheme != "https":
         raise AopctlError(f"{url}: the origin check needs an https:// URL")
-    try:
-        port = parts.port or 443
-    except ValueError:
-        raise AopctlError(f"{url}: invalid port") from None
+    if port == 0:
+        raise AopctlError(f"{url}: invalid port 0")
     hostname = (parts.hostname or "").rstrip(".")
     if not hostname:
         raise AopctlError(f"{url}: no hostname")
@@ -538,7 +540,8 @@ def parse_resolve(entries: Iterable[str]) -> dict[str, str]:
             ipaddress.ip_address(ip)
         except ValueError:
             raise AopctlError(
-                f"--resolve {entry!r}: expected HOST:IP, e.g. app.example.com:203.0.113.10"
+                f"--resolve {entry!r}: expected HOST:IP, e.g. app.example.com:203.0.113.10 "
+                "(curl's HOST:PORT:IP takes the port from the URL here)"
             ) from None
         if not host:
             raise AopctlError(f"--resolve {entry!r}: no hostname")

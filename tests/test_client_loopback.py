@@ -206,10 +206,15 @@ def test_three_times_the_quota_through_several_threads_gets_no_429(openapi: Open
 def test_whole_stack_debug_log_of_a_flaky_upload_holds_no_secret(
     cf: CloudflareClient, live: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Root logger at DEBUG (as `--log-level debug` sets it): httpx and httpcore log too."""
+    """Every logger at DEBUG, httpx and httpcore included (the CLI quiets those two, a program
+    using the client may not)."""
     live.faults.add("lost_response", method="POST")
     leaf = make_leaf("a.example.com", key_type="rsa")
-    with caplog.at_level(logging.DEBUG):
+    with (
+        caplog.at_level(logging.DEBUG),
+        caplog.at_level(logging.DEBUG, logger="httpcore"),
+        caplog.at_level(logging.DEBUG, logger="httpx"),
+    ):
         cf.upload_hostname_certificate(zone_id(live), leaf.cert_pem, leaf.key_pem)
     text = "\n".join(record.getMessage() for record in caplog.records)
     assert {"aopctl.http", "httpcore.http11"} <= {record.name for record in caplog.records}

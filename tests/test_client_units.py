@@ -30,7 +30,7 @@ from planner.cloudflare import (
 )
 from planner.cloudflare.ratelimit import Ticket
 from planner.cloudflare.redact import scrub_text, secret_fragments, summarise_body
-from planner.errors import ApiError, CredentialsError
+from planner.errors import AopctlError, ApiError, CredentialsError
 
 TOKEN = "tok-0123456789abcdefghij"
 
@@ -139,13 +139,31 @@ def test_missing_credentials_name_the_variables(env: dict[str, str], expected: s
     assert "secret-key" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("variable", "pasted"),
+    [
+        ("CLOUDFLARE_API_TOKEN", "Y3J2a2xhc2RqZmxrYXNq\r\nexport"),  # two lines of a paste
+        ("CLOUDFLARE_API_TOKEN", "Y3J2a2xhc2R\u2019jZmxrYXNq"),  # a smart quote
+        ("CLOUDFLARE_API_KEY", "abcdef0123456789 abcdef0123456789"),
+    ],
+)
+def test_a_credential_no_header_can_carry_is_refused_unseen(variable: str, pasted: str) -> None:
+    # httpx would quote it, escapes and all, in an error that redaction cannot match.
+    env = {"CLOUDFLARE_EMAIL": "ops@example.com", variable: pasted}
+    with pytest.raises(CredentialsError) as caught:
+        Credentials.from_env(env)
+    assert f"{variable} holds a space, a line break or a non-ASCII character" in str(caught.value)
+    assert not any(part in str(caught.value) for part in ("Y3J2", "abcdef0123"))
+
+
 def test_client_from_env_reads_the_base_url_and_refuses_a_bad_one() -> None:
     env = {"CLOUDFLARE_API_TOKEN": TOKEN, "CLOUDFLARE_BASE_URL": "http://127.0.0.1:9/client/v4/"}
     with CloudflareClient.from_env(env) as client:
         assert client.base_url == "http://127.0.0.1:9/client/v4"
         assert TOKEN not in repr(client)
-    with pytest.raises(Exception, match="must start with http"):
-        CloudflareClient.from_env({**env, "CLOUDFLARE_BASE_URL": "ftp://x"})
+    for bad in ("ftp://x", "http://[::1/client/v4", "https://"):
+        with pytest.raises(AopctlError, match="is not an http:// or https:// URL"):
+            CloudflareClient.from_env({**env, "CLOUDFLARE_BASE_URL": bad})
 
 
 # --- rate limiter --------------------------------------------------------------------------------

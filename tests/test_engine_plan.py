@@ -30,6 +30,7 @@ from engine_helpers import (
     write_config,
 )
 
+from planner.cloudflare import CloudflareClient, Credentials
 from planner.errors import NotFoundError, PlanError
 from planner.plan_model import Action
 from planner.render import render_json, render_text
@@ -555,6 +556,24 @@ def test_a_zone_the_account_does_not_hold_is_named(tmp_path: Path, clock: FakeCl
 
     with pytest.raises(NotFoundError, match=r"zone 'nowhere\.example' does not exist"):
         harness.plan()
+
+
+def test_a_base_url_that_is_not_the_api_is_named_not_the_zone(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # Without /client/v4 every path answers 404; Cloudflare lists an unknown zone as 200 [].
+    harness = per_hostname(tmp_path, clock, applied=False)
+    harness.client = CloudflareClient(
+        Credentials.from_token("engine-test-token"),
+        base_url="https://api.cloudflare.com",
+        transport=harness.sandbox.transport(),
+    )
+
+    with pytest.raises(NotFoundError) as raised:
+        harness.plan()
+
+    assert "HTTP 404" in str(raised.value) and "CLOUDFLARE_BASE_URL" in str(raised.value)
+    assert "does not exist" not in str(raised.value)
 
 
 # -- determinism ------------------------------------------------------------------------------

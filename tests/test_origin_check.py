@@ -242,7 +242,13 @@ def test_urls_and_resolve_entries() -> None:
     assert (target.hostname, target.port, target.path) == ("app.example.com", 8443, "/health?x=1")
     assert target.host_header == "app.example.com:8443"
     assert origin.parse_origin_url("https://[2001:db8::1]/").host_header == "[2001:db8::1]"
-    for bad in ("http://app.example.com/", "https://:443/", "https://app.example.com:99999/"):
+    for bad in (
+        "http://app.example.com/",
+        "https://:443/",
+        "https://app.example.com:99999/",
+        "https://app.example.com:0/",  # not 443 in disguise
+        "https://[::1/",  # urlsplit's ValueError was an internal error
+    ):
         with pytest.raises(AopctlError):
             origin.parse_origin_url(bad)
     assert origin.parse_resolve(

@@ -165,6 +165,8 @@ def main(ctx: click.Context, chdir: Path, sandbox: bool, no_color: bool, log_lev
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for library in ("httpx", "httpcore"):  # aopctl.http logs every call, redacted; these don't
+        logging.getLogger(library).setLevel(logging.WARNING)
     ctx.obj = Options(chdir=chdir, sandbox=sandbox, color=not no_color, log_level=log_level)
     ctx.color = False if no_color else None
     _stop_on_sigterm(ctx)

@@ -152,7 +152,8 @@ def _effective_fail_on(
     multiple=True,
     metavar="HOST:IP",
     help="With --check-origins: the origin's own address for HOST (DNS gives Cloudflare's "
-    "edge), as curl --resolve (repeatable). Bound hostnames without one are listed, unchecked.",
+    "edge), like curl --resolve without its port (repeatable). Bound hostnames without one are "
+    "listed, unchecked.",
 )
 @click.option(
     "--origin-port",

@@ -148,7 +148,7 @@ def _summary(results: list[OriginResult]) -> str:
     "resolve_entries",
     multiple=True,
     metavar="HOST:IP",
-    help="Connect to IP for HOST, as curl --resolve (repeatable).",
+    help="Connect to IP for HOST, like curl --resolve without its port (repeatable).",
 )
 @click.option(
     "--for", "for_address", metavar="ADDR", help="The resource whose certificate to present."

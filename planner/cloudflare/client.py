@@ -194,9 +194,13 @@ class CloudflareClient:
         timeout: float = 60.0,
         read_only: bool = False,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
+        try:
+            valid = base_url.startswith(("http://", "https://")) and bool(httpx.URL(base_url).host)
+        except httpx.InvalidURL:
+            valid = False
+        if not valid:
             raise AopctlError(
-                f"Cloudflare base URL must start with http:// or https://: {base_url!r}"
+                f"Cloudflare base URL is not an http:// or https:// URL: {base_url!r}"
             )
         self.credentials = credentials
         self.base_url = base_url.rstrip("/")

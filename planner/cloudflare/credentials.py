@@ -35,6 +35,18 @@ class Credentials:
             raise CredentialsError("an API token credential needs a non-empty token")
         if self.kind == "key" and not (self.email and self.api_key):
             raise CredentialsError("a global API key credential needs both an email and a key")
+        for variable, value in (
+            (TOKEN_VAR, self.token),
+            (EMAIL_VAR, self.email),
+            (KEY_VAR, self.api_key),
+        ):
+            if value and not _header_safe(value):
+                # Refused before any request: HTTP libraries quote a bad header value in their
+                # errors, in a form that redaction of the exact secret does not catch.
+                raise CredentialsError(
+                    f"{variable} holds a space, a line break or a non-ASCII character, which no "
+                    "Cloudflare credential has: check how it was copied (the value is not shown)"
+                )
 
     @classmethod
     def from_token(cls, token: str) -> Credentials:
@@ -79,3 +91,7 @@ class Credentials:
     def secrets(self) -> tuple[str, ...]:
         """The secret values, so that redaction can scrub them from any text."""
         return tuple(value for value in (self.token, self.api_key) if value)
+
+
+def _header_safe(value: str) -> bool:
+    return value.isascii() and value.isprintable() and not any(c.isspace() for c in value)
