@@ -190,6 +190,44 @@ def test_identity_by_hostname_follows_cloudflare_precedence(mixed: Path) -> None
     assert origin.identity_for_hostname(None, "app.example.com") == origin.GLOBAL
 
 
+def test_a_mode_the_configuration_turns_off_presents_nothing(mixed: Path) -> None:
+    # Zone-level AOP off: its certificate is uploaded but not presented; global off as well:
+    # Cloudflare presents nothing, which an origin requiring a certificate would refuse.
+    config_file = mixed / "main.aop.json"
+    document = json.loads(config_file.read_text())
+    document["resource"]["aop_zone_settings"] = {"main": {"zone": "example.com", "enabled": False}}
+    config_file.write_text(json.dumps(document))
+    assert origin.identity_for_hostname(load_configuration(mixed), "www.example.com") == (
+        origin.GLOBAL
+    )
+
+    document["resource"]["aop_global"]["main"]["enabled"] = False
+    config_file.write_text(json.dumps(document))
+    config = load_configuration(mixed)
+    with pytest.raises(AopctlError, match="Cloudflare presents no client certificate") as raised:
+        origin.identity_for_hostname(config, "www.example.com")
+    assert "(aop_zone_settings.main, aop_global.main)" in raised.value.message
+    assert origin.identity_for_hostname(config, "www.example.org") == origin.GLOBAL  # not its zone
+    assert str(origin.identity_for_hostname(config, "app.example.com").address) == (
+        "aop_hostname_certificate.app"
+    )
+    written = CliRunner().invoke(
+        main,
+        [
+            "--chdir",
+            str(mixed),
+            "origin",
+            "config",
+            "--server",
+            "nginx",
+            "--out",
+            str(mixed / "out"),
+        ],
+    )
+    assert written.exit_code == 0, written.output
+    assert "turns global AOP off (aop_global.main)" in written.stderr
+
+
 def test_credentials_need_the_private_key(tmp_path: Path, ca: Issued) -> None:
     directory = tmp_path / "config"
     directory.mkdir()

@@ -62,6 +62,19 @@ def _config_identity(
             fg="yellow",
             err=True,
         )
+    turned_off = [
+        str(address)
+        for address, resource in (config.resources.items() if config else ())
+        if address.type == "aop_global" and resource.attributes.get("enabled") is False
+    ]
+    if turned_off:
+        click.secho(
+            f"Warning: the configuration turns global AOP off ({', '.join(turned_off)}): "
+            "Cloudflare presents its shared certificate only to the origins of zones where "
+            "it is on",
+            fg="yellow",
+            err=True,
+        )
     return origin.GLOBAL
 
 
