@@ -27,6 +27,11 @@ counted yet, and they hold until the reported reset. This is safe because:
   at its own rate from what was left, capped at the burst: never more than the server granted.
   A spent count (r at or under the reserve) therefore waits for the reset.
 
+A new client knows nothing of what earlier commands or other tools spent until its first
+answers arrive: the requests already in flight by then (the refresh's parallelism, 8) may eat
+into the reserve, and meet 429s when fewer than that many were left; a 429 pauses everything
+(below).
+
 Without the header (a proxy strips it) the bucket alone applies. A 429 pauses every thread for
 its `Retry-After`, whatever the count says.
 
