@@ -53,7 +53,7 @@ def test_importing_every_object_gives_an_empty_plan(applied: tuple[Path, dict[st
         "aop_hostname_binding.shop": f"{NET}/shop.example.net",
     }
     for address, remote in imports.items():
-        result = run(directory, "import", address, remote)
+        result = run(directory, "import", address, remote, "--lock-timeout", "5s")
         assert result.exit_code == 0, result.output
 
     assert run(directory, "plan", "--detailed-exitcode").exit_code == 0

@@ -453,6 +453,7 @@ def _imported_state(
 @click.argument("address")
 @click.argument("remote_id", metavar="ID")
 @variable_options
+@lock_timeout_option
 @click.pass_context
 def import_cmd(
     ctx: click.Context,
@@ -460,12 +461,17 @@ def import_cmd(
     remote_id: str,
     var_pairs: tuple[str, ...],
     var_files: tuple[Path, ...],
+    lock_timeout: float,
 ) -> None:
     """Adopt a live object into state. ID is ZONE_ID/CERT_ID, ZONE_ID/HOSTNAME or ZONE_ID."""
     target = parse_addresses((address,), "ADDR")[0]
     config = load(ctx, var_pairs, var_files)
     backend = open_backend(options(ctx).chdir)
-    with state_errors(), locked(backend, "import", 0.0), connect(ctx, read_only=True) as client:
+    with (
+        state_errors(),
+        locked(backend, "import", lock_timeout),
+        connect(ctx, read_only=True) as client,
+    ):
         current = backend.read()
         if current.get(str(target)) is not None:
             raise AopctlError(f"{target} is already in the state; use `aopctl state rm` first")
