@@ -41,6 +41,14 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 BASE_URL = "https://api.cloudflare.com/client/v4"
 STATE_FILE = "aopctl.state.json"
+# For the CLI on `--sandbox`: no waiting, the sandbox's own token, no colour.
+SANDBOX_CLI_ENV = {
+    "AOPCTL_SANDBOX_DEPLOY_DELAY": "0",
+    "AOPCTL_SANDBOX_DELETE_DELAY": "0",
+    "CLOUDFLARE_API_TOKEN": "",
+    "CLOUDFLARE_API_KEY": "",
+    "NO_COLOR": "1",
+}
 HOSTNAMES_PATH = re.compile(r"/zones/[0-9a-f]{32}/origin_tls_client_auth/hostnames$")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from engine_helpers import (
+    SANDBOX_CLI_ENV,
     STATE_FILE,
     assert_no_key_material,
     copy_example,
@@ -27,14 +28,6 @@ from engine_helpers import (
 from planner.cli import main
 from planner.sandbox import Sandbox, default_path, open_persistent
 
-ENV = {
-    "AOPCTL_SANDBOX_DEPLOY_DELAY": "0",
-    "AOPCTL_SANDBOX_DELETE_DELAY": "0",
-    "CLOUDFLARE_API_TOKEN": "",
-    "CLOUDFLARE_API_KEY": "",
-    "NO_COLOR": "1",
-}
-
 
 @dataclass
 class Cli:
@@ -44,7 +37,7 @@ class Cli:
     transcript: list[str] = field(default_factory=list)
 
     def __call__(self, *args: str, input: str | None = None) -> Result:
-        runner = CliRunner(env=ENV)
+        runner = CliRunner(env=SANDBOX_CLI_ENV)
         argv = ["--chdir", str(self.directory), "--sandbox", *args]
         result = runner.invoke(main, argv, input=input, catch_exceptions=False)
         self.transcript += [result.stdout, result.stderr]
@@ -267,7 +260,7 @@ def test_no_private_key_in_any_output(cli: Cli, caplog: pytest.LogCaptureFixture
 
 def test_debug_logging_shows_calls_but_no_key(cli: Cli, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    runner = CliRunner(env=ENV)
+    runner = CliRunner(env=SANDBOX_CLI_ENV)
     argv = ["--chdir", str(cli.directory), "--sandbox", "--log-level", "debug"]
 
     outcome = runner.invoke(main, [*argv, "apply", "--auto-approve"], catch_exceptions=False)

@@ -8,25 +8,18 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from engine_helpers import STATE_FILE, copy_example
+from engine_helpers import SANDBOX_CLI_ENV, STATE_FILE, copy_example
 
 from planner.cli import main
 from planner.sandbox import default_path, open_persistent
 from planner.sandbox.model import zone_id_for
 
-ENV = {
-    "AOPCTL_SANDBOX_DEPLOY_DELAY": "0",
-    "AOPCTL_SANDBOX_DELETE_DELAY": "0",
-    "CLOUDFLARE_API_TOKEN": "",
-    "CLOUDFLARE_API_KEY": "",
-    "NO_COLOR": "1",
-}
 COM, NET = zone_id_for("example.com"), zone_id_for("example.net")
 
 
 def run(directory: Path, *args: str) -> Result:
     argv = ["--chdir", str(directory), "--sandbox", *args]
-    result = CliRunner(env=ENV).invoke(main, argv, catch_exceptions=False)
+    result = CliRunner(env=SANDBOX_CLI_ENV).invoke(main, argv, catch_exceptions=False)
     assert "Traceback" not in result.output and "internal error" not in result.output
     return result
 
