@@ -164,6 +164,9 @@ def test_client_from_env_reads_the_base_url_and_refuses_a_bad_one() -> None:
     for bad in ("ftp://x", "http://[::1/client/v4", "https://"):
         with pytest.raises(AopctlError, match="is not an http:// or https:// URL"):
             CloudflareClient.from_env({**env, "CLOUDFLARE_BASE_URL": bad})
+    with pytest.raises(AopctlError, match="must not hold a user or password") as refused:
+        CloudflareClient.from_env({**env, "CLOUDFLARE_BASE_URL": "https://u:proxypass99@x/"})
+    assert "proxypass99" not in str(refused.value)
 
 
 # --- rate limiter --------------------------------------------------------------------------------

@@ -202,6 +202,12 @@ class CloudflareClient:
             raise AopctlError(
                 f"Cloudflare base URL is not an http:// or https:// URL: {base_url!r}"
             )
+        if httpx.URL(base_url).userinfo:
+            # It would be echoed in every error and log line; proxies have HTTPS_PROXY.
+            raise AopctlError(
+                "Cloudflare base URL must not hold a user or password (for a proxy, set "
+                "HTTPS_PROXY)"
+            )
         self.credentials = credentials
         self.base_url = base_url.rstrip("/")
         self.read_only = read_only
