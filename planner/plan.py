@@ -174,14 +174,12 @@ def live_attributes(prior: ResourceState, live: LiveZone) -> dict[str, Any] | No
         return None
     bound = [live.bound(h) for h in hostnames]
     cert_ids = sorted({a.cert_id for a in bound if a and a.cert_id})
-    enabled = {bool(a.enabled) for a in bound if a}
-    recorded = prior.attributes.get("enabled", True)
+    enabled = sorted({bool(a.enabled) for a in bound if a})
     expected = prior.attributes.get("certificate_id")
     return {
         "hostnames": hostnames,
         "certificate_id": expected if cert_ids == [expected] else ",".join(cert_ids),
-        # One hostname switched is enough for the binding to differ from what was recorded.
-        "enabled": recorded if enabled == {recorded} else not recorded,
+        "enabled": enabled[0] if len(enabled) == 1 else None,
     }
 
 
