@@ -135,6 +135,20 @@ def test_binding_disabled_out_of_band(tmp_path: Path, clock: FakeClock) -> None:
     assert_zero_downtime(harness.sandbox)
 
 
+def test_a_binding_half_disabled_out_of_band_settles_after_a_refresh_only_apply(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # Mixed live values read as one value (null) that does not depend on what was recorded:
+    # otherwise each refresh-only apply would record a value the next refresh reads as drift.
+    harness = per_hostname(tmp_path, clock)
+    app_id = harness.remote_id("aop_hostname_certificate.app")
+    harness.sandbox.seed_association("example.com", "app.example.com", app_id, False)
+
+    harness.apply(mode="refresh-only")
+
+    assert harness.plan(mode="refresh-only").plan.drift == ()
+
+
 def test_setting_toggled_out_of_band(tmp_path: Path, clock: FakeClock) -> None:
     harness = harness_for_example("global", tmp_path, clock)
     harness.apply()
