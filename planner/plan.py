@@ -863,7 +863,7 @@ def make_plan(
         drift=tuple(sorted(ctx.drift, key=lambda d: (str(d.address), d.kind))),
         notes=tuple(_unmanaged_notes(ctx)),
         operations=operations(planned),
-        lineage=state.lineage,
+        lineage=state.lineage or None,  # the schema: null when there was no state yet
         serial=state.serial,
         mode=options.mode,
         options={

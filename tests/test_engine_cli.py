@@ -110,6 +110,16 @@ def test_saved_plan_applies_once_then_is_stale(cli: Cli) -> None:
     assert cli.sandbox().write_count() == writes
 
 
+def test_a_first_plan_saved_before_any_state_can_be_shown(cli: Cli) -> None:
+    plan_file = cli.directory / "first.plan.json"
+    assert cli("plan", "--out", str(plan_file)).exit_code == 0
+
+    for fmt in ("text", "json"):
+        shown = cli("show", str(plan_file), "--format", fmt)
+        assert shown.exit_code == 0, shown.output
+    assert json.loads(cli("show", str(plan_file), "--format", "json").stdout)["lineage"] is None
+
+
 def test_saved_plan_refused_after_an_out_of_band_change(cli: Cli) -> None:
     plan_file = cli.directory / "first.plan.json"
     assert cli("plan", "--out", str(plan_file)).exit_code == 0

@@ -53,6 +53,7 @@ from engine_helpers import BASE_URL, EXAMPLES, ROOT, Harness, make_sandbox
 
 from planner.errors import PlanError
 from planner.render import render_json, render_text
+from planner.render.plan_json import validate_plan_dict
 
 CASES = Path(__file__).resolve().parent / "cases"
 REGENERATE = os.environ.get("AOPCTL_REGEN_GOLDEN") == "1"
@@ -156,6 +157,8 @@ def test_golden_case(
     case_dir = CASES / name
 
     rendered = run_case(case_dir, tmp_path, clock)
+    if "expected.json" in rendered:  # the documented schema, as `show PLANFILE` reads it back
+        validate_plan_dict(json.loads(rendered["expected.json"]))
 
     if REGENERATE:
         for stale in ("expected.txt", "expected.json"):
