@@ -26,6 +26,7 @@ from engine_helpers import (
 )
 
 from planner.cli import main
+from planner.render.text import BATCHED_PUTS
 from planner.sandbox import Sandbox, default_path, open_persistent
 
 
@@ -118,6 +119,24 @@ def test_a_first_plan_saved_before_any_state_can_be_shown(cli: Cli) -> None:
         shown = cli("show", str(plan_file), "--format", fmt)
         assert shown.exit_code == 0, shown.output
     assert json.loads(cli("show", str(plan_file), "--format", "json").stdout)["lineage"] is None
+
+
+def test_binding_writes_sent_together_are_said_to_be(cli: Cli) -> None:
+    # Two bindings of example.com: the plan lists a write for each, apply sends one PUT.
+    config_file = cli.directory / "main.aop.json"
+    document = json.loads(config_file.read_text())
+    bindings = document["resource"]["aop_hostname_binding"]
+    bindings["api"] = {**bindings["app"], "hostnames": ["api.example.com"]}
+    bindings["app"]["hostnames"] = ["app.example.com"]
+    config_file.write_text(json.dumps(document))
+
+    for fmt in ("text", "markdown"):
+        assert BATCHED_PUTS in cli("plan", "--format", fmt).stdout
+    assert cli("apply", "--auto-approve").exit_code == 0
+
+    com = cli.sandbox().zone_id("example.com")
+    puts = [r for r in cli.sandbox().requests if r.method == "PUT" and com in r.path]
+    assert len(puts) == 1
 
 
 def test_saved_plan_refused_after_an_out_of_band_change(cli: Cli) -> None:

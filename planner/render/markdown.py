@@ -16,11 +16,13 @@ from tabulate import tabulate
 from planner.plan_model import Action, Change, Plan
 from planner.render.plan_json import redact
 from planner.render.text import (
+    BATCHED_PUTS,
     DRIFT_TITLE,
     DRIFT_UNLESS,
     change_subject,
     render_change,
     render_drift,
+    shares_puts,
     summary_line,
 )
 
@@ -112,6 +114,8 @@ def _operations_section(plan: Plan) -> list[str]:
         f"{md_code(redact(operation.description))}"
         for number, operation in enumerate(plan.operations, start=1)
     ]
+    if shares_puts(plan):
+        lines.append(f"\n{BATCHED_PUTS}")
     return ["### API calls", "\n".join(lines)]
 
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from planner.model import UNKNOWN, Address
-from planner.plan_model import Action, AttributeDiff, Change, Drift, Operation, Plan
+from planner.plan_model import Action, AttributeDiff, Change, Drift, Plan
 from planner.render.plan_json import SENSITIVE_TEXT, is_sensitive, redact
 from planner.wording import plural
 
@@ -333,7 +334,24 @@ def _legend(plan: Plan, style: _Style) -> str:
     return "\n".join(lines)
 
 
-def _operations_section(operations: tuple[Operation, ...], style: _Style) -> str:
+BATCHED_PUTS: Final = (
+    "Binding writes of one zone that are ready at the same moment are sent as one PUT."
+)
+
+
+def shares_puts(plan: Plan) -> bool:
+    """Whether one zone has several binding writes listed: apply may send them together."""
+    zone_of = {change.address: change.zone_id for change in plan.changes}
+    writes = Counter(
+        zone_of.get(o.address)
+        for o in plan.operations
+        if o.kind == "write" and o.address.type == "aop_hostname_binding"
+    )
+    return any(count > 1 for count in writes.values())
+
+
+def _operations_section(plan: Plan, style: _Style) -> str:
+    operations = plan.operations
     number_width = len(str(len(operations)))
     kind_width = max(len(operation.kind) for operation in operations)
     address_width = max(len(str(operation.address)) for operation in operations)
@@ -344,6 +362,8 @@ def _operations_section(operations: tuple[Operation, ...], style: _Style) -> str
             f"{operation.address!s:<{address_width}}  {redact(operation.description)}"
         )
         lines.append(line.rstrip())
+    if shares_puts(plan):
+        lines.append(f"  {BATCHED_PUTS}")
     return "\n".join(lines)
 
 
@@ -379,6 +399,6 @@ def render_text(plan: Plan, *, color: bool) -> str:
         paragraphs.append("aopctl will perform the following actions:")
         paragraphs += ["\n".join(_change_lines(change, style)) for change in plan.changes]
     if plan.operations:
-        paragraphs.append(_operations_section(plan.operations, style))
+        paragraphs.append(_operations_section(plan, style))
     paragraphs.append(_footer(plan, style))
     return "\n\n".join(paragraphs) + "\n"
