@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Final
 
 from planner.config import Configuration
 from planner.config.templates import Deferred, Reference
@@ -112,8 +112,13 @@ class _Context:
 # -- refresh -----------------------------------------------------------------------------------
 
 
+# What each resource type needs read besides the certificate lists and associations. A zone
+# certificate needs the zone-level setting: deleting the last one while it is on is refused.
+_READS: Final = {**SETTING_OF, "aop_zone_certificate": "zone_aop"}
+
+
 def _needs(ctx_zones: dict[str, set[str]], zone_id: str, resource_type: str) -> None:
-    setting = SETTING_OF.get(resource_type)
+    setting = _READS.get(resource_type)
     ctx_zones.setdefault(zone_id, set())
     if setting:
         ctx_zones[zone_id].add(setting)
@@ -745,6 +750,59 @@ def _check_ssl_mode(ctx: _Context, planned: list[Planned]) -> None:
             )
 
 
+def _check_zone_certificate_removal(ctx: _Context, planned: list[Planned]) -> None:
+    """Deleting the last zone-level certificate while zone-level AOP stays on leaves Cloudflare
+    nothing to present, and origins that require it refuse Cloudflare."""
+    deleted = {
+        item.change.remote_id
+        for item in planned
+        if item.change.address.type == "aop_zone_certificate"
+        and item.change.action is Action.DELETE
+    }
+    for item in planned:
+        change = item.change
+        if change.address.type != "aop_zone_certificate" or change.action is not Action.DELETE:
+            continue
+        if change.deposed or change.zone_id is None:
+            continue  # a rotation's old certificate: its replacement is active by then
+        live = ctx.live_zone(change.zone_id)
+        kept = [
+            c
+            for c in live.zone_certificates.values()
+            if c.id not in deleted and c.status == "active"
+        ]
+        uploads = [p for p in planned if _uploads_zone_certificate(p, change.zone_id)]
+        if not live.zone_aop_enabled or kept or uploads or _turns_zone_aop_off(planned, change):
+            continue
+        ctx.errors.append(
+            f"{change.address} is the last zone-level certificate of zone {live.name}, and "
+            "zone-level AOP stays on: Cloudflare would present no certificate and origins that "
+            "require one would refuse it. Turn it off first (aop_zone_settings with enabled = "
+            "false) or keep a certificate."
+        )
+
+
+def _uploads_zone_certificate(item: Planned, zone_id: str) -> bool:
+    change = item.change
+    return (
+        change.address.type == "aop_zone_certificate"
+        and change.zone_id == zone_id
+        and change.action in _UPLOADS
+    )
+
+
+def _turns_zone_aop_off(planned: list[Planned], deletion: Change) -> bool:
+    for item in planned:
+        change = item.change
+        if change.address.type != "aop_zone_settings" or change.zone_id != deletion.zone_id:
+            continue
+        if change.action is Action.DELETE or any(
+            a.name == "enabled" and a.after is False for a in change.attributes
+        ):
+            return True
+    return False
+
+
 def _unmanaged_notes(ctx: _Context) -> list[str]:
     """AOP objects in managed zones that no state entry or planned import owns."""
     owned = {p.remote_id for p in ctx.refreshed.values()} | _managed_certificate_ids(ctx)
@@ -853,6 +911,7 @@ def make_plan(
         _check_bindings(ctx)
         _check_certificate_limit(ctx, planned)
         _check_ssl_mode(ctx, planned)
+        _check_zone_certificate_removal(ctx, planned)
     problems = tuple(sorted(set(ctx.errors)))
     if problems and options.strict:
         raise PlanError("the plan is not safe to apply", list(problems))

@@ -150,7 +150,10 @@ def _before_destroy(step: Step, zone: Zone, index: _Index) -> set[Step]:
         found |= index.steps(zone, "aop_hostname_binding", "apply")
         found |= index.steps(zone, "aop_hostname_binding", "destroy")
     if step.address.type == "aop_zone_certificate":
-        found |= index.steps(zone, "aop_zone_settings") | index.steps(zone, "aop_zone_certificate")
+        # Zone-level AOP is turned off (or on, for a new certificate) before a deletion.
+        found |= index.steps(zone, "aop_zone_settings", "apply")
+        found |= index.steps(zone, "aop_zone_settings", "destroy")
+        found |= index.steps(zone, "aop_zone_certificate", "apply")
     return found
 
 

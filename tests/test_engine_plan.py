@@ -28,6 +28,7 @@ from engine_helpers import (
     setting,
     state_backend,  # noqa: F401  (the fixture, used through pytestmark)
     write_config,
+    zone_aop_enabled,
 )
 
 from planner.cloudflare import CloudflareClient, Credentials
@@ -319,6 +320,42 @@ def test_prevent_destroy_blocks_replacing_a_guarded_certificate(
     [reason] = raised.value.reasons
     assert "aop_hostname_certificate.shop" in reason and "prevent_destroy" in reason
     assert harness.sandbox.write_count() == writes
+
+
+@pytest.mark.parametrize("how", ["removed from the configuration", "destroyed by target"])
+def test_the_last_zone_certificate_is_not_deleted_while_zone_aop_stays_on(
+    tmp_path: Path, clock: FakeClock, how: str
+) -> None:
+    harness = harness_for_example("zone-certificate", tmp_path, clock)
+    config_file = harness.directory / "main.aop.json"
+    document = json.loads(config_file.read_text())
+    settings = document["resource"]["aop_zone_settings"]["main"]
+    settings["depends_on"] = ["aop_ssl_mode.main"]  # no edge to order them by
+    config_file.write_text(json.dumps(document))
+    harness.apply()
+    writes = harness.sandbox.write_count()
+    if how == "removed from the configuration":
+        del document["resource"]["aop_zone_certificate"], document["output"]
+        config_file.write_text(json.dumps(document))
+        options: dict[str, object] = {}
+    else:
+        options = {"mode": "destroy", "targets": ["aop_zone_certificate.client"]}
+
+    with pytest.raises(PlanError) as raised:
+        harness.plan(**options)  # type: ignore[arg-type]
+
+    assert any("last zone-level certificate" in r for r in raised.value.reasons)
+    assert harness.sandbox.write_count() == writes
+
+    # Turned off in the same plan: allowed, and turned off first.
+    if how == "removed from the configuration":
+        settings["enabled"] = False
+        config_file.write_text(json.dumps(document))
+    else:
+        options["targets"] = ["aop_zone_certificate.client", "aop_zone_settings.main"]
+    harness.apply(**options)  # type: ignore[arg-type]
+    assert not zone_aop_enabled(harness.sandbox, "example.com")
+    assert_zero_downtime(harness.sandbox)
 
 
 def test_flexible_ssl_mode_without_aop_ssl_mode_is_refused(
