@@ -743,10 +743,15 @@ def _check_ssl_mode(ctx: _Context, planned: list[Planned]) -> None:
             continue
         live = ctx.live_zone(change.zone_id)
         if live.ssl in ("off", "flexible"):
+            left_out = _ssl_mode_of(ctx, change.zone_id)
+            fix = (
+                f"Add --target {left_out}: it is configured but left out of this plan."
+                if left_out
+                else 'Add an aop_ssl_mode resource (mode "full" or "strict") for this zone.'
+            )
             ctx.errors.append(
                 f"{change.address} enables AOP in zone {live.name}, whose SSL/TLS mode is "
-                f"{live.ssl!r}: AOP does nothing there. Add an aop_ssl_mode resource "
-                '(mode "full" or "strict") for this zone.'
+                f"{live.ssl!r}: AOP does nothing there. {fix}"
             )
 
 
@@ -801,6 +806,16 @@ def _turns_zone_aop_off(planned: list[Planned], deletion: Change) -> bool:
         ):
             return True
     return False
+
+
+def _ssl_mode_of(ctx: _Context, zone_id: str) -> Address | None:
+    """The configured aop_ssl_mode of a zone, whether or not --target includes it."""
+    for resource in ctx.config.resources.values() if ctx.config else ():
+        if resource.address.type == "aop_ssl_mode" and (
+            ctx.zones[_zone_value(resource)][0] == zone_id
+        ):
+            return resource.address
+    return None
 
 
 def _unmanaged_notes(ctx: _Context) -> list[str]:

@@ -358,6 +358,23 @@ def test_the_last_zone_certificate_is_not_deleted_while_zone_aop_stays_on(
     assert_zero_downtime(harness.sandbox)
 
 
+def test_an_ssl_mode_left_out_of_the_targets_is_named(tmp_path: Path, clock: FakeClock) -> None:
+    harness = harness_for_example("global", tmp_path, clock)
+    config_file = harness.directory / "main.aop.json"
+    document = json.loads(config_file.read_text())
+    del document["resource"]["aop_global"]["main"]["depends_on"]
+    config_file.write_text(json.dumps(document))
+
+    with pytest.raises(PlanError) as raised:
+        harness.plan(targets=["aop_global.main"])
+
+    [reason] = raised.value.reasons
+    assert reason.endswith(
+        "Add --target aop_ssl_mode.main: it is configured but left out of this plan."
+    )
+    assert harness.sandbox.write_count() == 0
+
+
 def test_flexible_ssl_mode_without_aop_ssl_mode_is_refused(
     tmp_path: Path, clock: FakeClock
 ) -> None:
