@@ -524,8 +524,9 @@ def _voids(
 def _plan_deposed(ctx: _Context) -> list[Planned]:
     planned = []
     for prior in ctx.state.resources:
-        # A rotation rolled back before its end re-uses the certificate it was replacing.
-        reused = ctx.adopt.get(Address(prior.type, prior.name))
+        # A rotation rolled back before its end re-uses (adopts, or imports when the newer one
+        # is gone too) the certificate it was replacing.
+        reused = ctx.resolved.get(Address(prior.type, prior.name), {}).get("id")
         for deposed in prior.attributes.get("deposed", []):
             live = ctx.live.get(prior.zone_id)
             if deposed == reused or live is None or live.certificate(prior.type, deposed) is None:
@@ -548,6 +549,7 @@ def _plan_removals(ctx: _Context) -> list[Planned]:
     configured = ctx.config.resources if ctx.config and ctx.options.mode != "destroy" else {}
     wanted = {str(address) for address in configured}
     targeted = _with_dependents(ctx, {str(t) for t in ctx.options.targets})
+    _check_targeted_removals(ctx, wanted)
     planned = []
     for prior in sorted(ctx.refreshed.values(), key=lambda p: p.address, reverse=True):
         if prior.address in wanted:
@@ -564,6 +566,18 @@ def _plan_removals(ctx: _Context) -> list[Planned]:
             )
         )
     return planned
+
+
+def _check_targeted_removals(ctx: _Context, wanted: set[str]) -> None:
+    """A targeted removal whose dependents stay configured outside the targets: they would
+    still use it (a certificate still bound) when it goes."""
+    in_plan = {str(r.address) for r in _desired_resources(ctx)}
+    for target in sorted(str(t) for t in ctx.options.targets if str(t) not in wanted):
+        for dependent in sorted(_with_dependents(ctx, {target}) & (wanted - in_plan)):
+            ctx.errors.append(
+                f"--target {target}: {dependent} depended on it and is still configured; add "
+                f"--target {dependent} so that it changes first"
+            )
 
 
 def _with_dependents(ctx: _Context, addresses: set[str]) -> set[str]:
@@ -769,15 +783,15 @@ def _check_zone_certificate_removal(ctx: _Context, planned: list[Planned]) -> No
         if change.address.type != "aop_zone_certificate" or change.action is not Action.DELETE:
             continue
         if change.deposed or change.zone_id is None:
-            continue  # a rotation's old certificate: its replacement is active by then
+            continue  # a rotation's old certificate: deleted after its replacement is active
         live = ctx.live_zone(change.zone_id)
         kept = [
             c
             for c in live.zone_certificates.values()
             if c.id not in deleted and c.status == "active"
         ]
-        uploads = [p for p in planned if _uploads_zone_certificate(p, change.zone_id)]
-        if not live.zone_aop_enabled or kept or uploads or _turns_zone_aop_off(planned, change):
+        coming = [p for p in planned if _provides_zone_certificate(p, change.zone_id)]
+        if not live.zone_aop_enabled or kept or coming or _turns_zone_aop_off(planned, change):
             continue
         ctx.errors.append(
             f"{change.address} is the last zone-level certificate of zone {live.name}, and "
@@ -787,12 +801,12 @@ def _check_zone_certificate_removal(ctx: _Context, planned: list[Planned]) -> No
         )
 
 
-def _uploads_zone_certificate(item: Planned, zone_id: str) -> bool:
+def _provides_zone_certificate(item: Planned, zone_id: str) -> bool:
     change = item.change
     return (
         change.address.type == "aop_zone_certificate"
         and change.zone_id == zone_id
-        and change.action in _UPLOADS
+        and change.action in (*_UPLOADS, Action.WAIT)  # the DELETE waits for it to be active
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from certgen import make_leaf
 from conftest import FakeClock
 from engine_helpers import (
     Harness,
@@ -259,4 +260,37 @@ def test_a_state_write_failing_mid_apply_is_reported_and_a_rerun_converges(
     harness.apply(ROTATE)
     harness.assert_converged(ROTATE)
     assert_one_certificate_per_resource(harness)
+    assert_zero_downtime(harness.sandbox)
+
+
+def test_rolling_back_when_the_new_certificate_is_gone_too_keeps_the_old_one(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # A zone-level rotation stops before its end (state: the new one, the old one deposed),
+    # the new one is deleted out of band, the operator rolls back: the old certificate is
+    # imported again, and must not also be deleted as the superseded one, which would leave
+    # zone-level AOP on with no certificate.
+    harness = harness_for_example("zone-certificate", tmp_path, clock)
+    harness.apply()
+    old_id = harness.remote_id("aop_zone_certificate.client")
+    old_pem = harness.directory / "certs" / "zone-client-2026.crt.pem"
+    old_key = harness.directory / "certs" / "zone-client-2026.key.pem"
+    saved = old_pem.read_text(), old_key.read_text()
+    renewed = make_leaf("zone client 2027")
+    old_pem.write_text(renewed.cert_pem)
+    old_key.write_text(renewed.key_pem)
+    impatient = harness.settings.__class__(
+        poll_initial=0.5, poll_max=0.5, deploy_timeout=1.0, sleep=clock.sleep, clock=clock
+    )
+    with pytest.raises(ApplyError):
+        harness.apply(settings=impatient)
+    new_id = harness.remote_id("aop_zone_certificate.client")
+    harness.sandbox.seed_deletion("example.com", new_id, status="deleted")
+    old_pem.write_text(saved[0])
+    old_key.write_text(saved[1])
+
+    harness.apply()
+
+    assert harness.remote_id("aop_zone_certificate.client") == old_id
+    harness.assert_converged()
     assert_zero_downtime(harness.sandbox)

@@ -494,6 +494,35 @@ def test_a_target_leaves_its_configured_dependents_alone(tmp_path: Path, clock: 
     harness.assert_converged()
 
 
+def test_a_targeted_removal_names_the_dependents_it_needs(tmp_path: Path, clock: FakeClock) -> None:
+    # app's binding moves to a new certificate and the old one is removed: targeting only the
+    # old certificate would delete it while the binding, left out, still uses it.
+    harness = per_hostname(tmp_path, clock)
+    config_file = harness.directory / "main.aop.json"
+    document = json.loads(config_file.read_text())
+    certificates = document["resource"]["aop_hostname_certificate"]
+    certificates["app_next"] = {
+        **certificates.pop("app"),
+        "certificate": '${file("certs/app-2027.crt.pem")}',
+        "private_key": '${file("certs/app-2027.key.pem")}',
+    }
+    binding = document["resource"]["aop_hostname_binding"]["app"]
+    binding["certificate_id"] = "${aop_hostname_certificate.app_next.id}"
+    del document["output"]  # it names the old certificate
+    config_file.write_text(json.dumps(document))
+
+    with pytest.raises(PlanError) as raised:
+        harness.plan(targets=["aop_hostname_certificate.app"])
+
+    assert raised.value.reasons == [
+        "--target aop_hostname_certificate.app: aop_hostname_binding.app depended on it and is "
+        "still configured; add --target aop_hostname_binding.app so that it changes first"
+    ]
+    harness.apply(targets=["aop_hostname_certificate.app", "aop_hostname_binding.app"])
+    harness.assert_converged()
+    assert_zero_downtime(harness.sandbox)
+
+
 def test_a_mistyped_target_or_replace_is_an_error_not_no_changes(
     tmp_path: Path, clock: FakeClock
 ) -> None:
