@@ -429,7 +429,7 @@ class _Executor:
             values = self._resolved(item)
             cert_id = values.get("certificate_id")
             if not isinstance(cert_id, str):
-                raise ApplyError("certificate_id is not known")
+                raise ApplyError(f"{item.change.address}: certificate_id is not known")  # batched
             enabled = bool(values.get("enabled", True))
             hostnames = list(values.get("hostnames") or [])
             if item.change.action is not Action.IMPORT:
@@ -650,7 +650,7 @@ class _Runner:
         try:
             result = future.result()
         except AopctlError as exc:
-            self._failed(batch, f"{names}: {exc.message}")
+            self._failed(batch, f"{names}: " + "; ".join([exc.message, *exc.reasons]))
             return
         except Exception as exc:
             self._failed(batch, f"{names}: unexpected {type(exc).__name__}: {exc}")

@@ -35,8 +35,7 @@ from cryptography.x509.oid import NameOID
 
 from planner import __version__, certs
 from planner.certs import CertificateInfo
-from planner.config import Configuration, PrivateKey
-from planner.config.templates import Deferred
+from planner.config import Configuration, PrivateKey, certificate_reference
 from planner.errors import AopctlError, CertificateError
 from planner.model import ZONE_ID_RE, Address
 
@@ -172,11 +171,9 @@ def _certificate_identity(config: Configuration, address: Address) -> ClientIden
 
 
 def _bound_certificate(config: Configuration, binding: Address) -> Address:
-    value = config.resources[binding].attributes.get("certificate_id")
-    references = value.references if isinstance(value, Deferred) else ()
-    for reference in references:
-        if reference.address.type == "aop_hostname_certificate":
-            return reference.address
+    referred = certificate_reference(config.resources[binding])
+    if referred is not None:
+        return referred
     raise AopctlError(
         f"{binding} binds a certificate that is not declared in this configuration; "
         "name a certificate resource with --for"
@@ -203,7 +200,7 @@ def identity_for_address(config: Configuration, text: str) -> ClientIdentity:
 def _in_zone(hostname: str, zone: object) -> bool:
     if not isinstance(zone, str):
         return False
-    if re.fullmatch(r"[0-9a-f]{32}", zone):
+    if ZONE_ID_RE.match(zone):
         return True  # a zone id: the name is unknown offline, so it may be this one
     return hostname == zone or hostname.endswith(f".{zone}")
 

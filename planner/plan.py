@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from planner.config import Configuration
+from planner.config import Configuration, certificate_reference
 from planner.config.templates import Deferred, Reference
 from planner.errors import PlanError
 from planner.live import GONE, LiveZone, Needs, Refresher, certificate_attributes
@@ -669,13 +669,8 @@ def _check_zones(ctx: _Context) -> None:
 
 def _certificate_of(ctx: _Context, resource: ResourceConfig) -> ResourceConfig | None:
     """The configured certificate a binding's `certificate_id` refers to, if it refers to one."""
-    value = resource.attributes.get("certificate_id")
-    if ctx.config is None or not isinstance(value, Deferred):
-        return None
-    for reference in value.references:
-        if reference.address.type == "aop_hostname_certificate":
-            return ctx.config.resources.get(reference.address)
-    return None
+    referred = certificate_reference(resource)
+    return ctx.config.resources.get(referred) if ctx.config and referred else None
 
 
 def _check_bindings(ctx: _Context) -> None:

@@ -1,6 +1,12 @@
 """Configuration: `*.aop.json` files -> validated, evaluated resources."""
 
-from planner.config.loader import Configuration, Output, PrivateKey, load_configuration
+from planner.config.loader import (
+    Configuration,
+    Output,
+    PrivateKey,
+    certificate_reference,
+    load_configuration,
+)
 from planner.config.variables import VariableInputs, parse_cli_vars
 
 __all__ = [
@@ -8,6 +14,7 @@ __all__ = [
     "Output",
     "PrivateKey",
     "VariableInputs",
+    "certificate_reference",
     "load_configuration",
     "parse_cli_vars",
 ]

@@ -494,23 +494,22 @@ class _Loader:
     ) -> None:
         """A hostname can only use a certificate of its own zone. Zones given one by name and
         one by id are compared by the planner, which resolves them."""
-        value = binding.attributes.get("certificate_id")
-        for reference in value.references if isinstance(value, Deferred) else ():
-            certificate = resources.get(reference.address)
-            if reference.address.type != "aop_hostname_certificate" or certificate is None:
-                continue
-            zones = (binding.zone, certificate.zone)
-            if not all(isinstance(z, str) for z in zones) or zones[0] == zones[1]:
-                continue
-            if len({bool(ZONE_ID_RE.match(z)) for z in zones}) == 1:
-                sensitive = "zone" in binding.sensitive or "zone" in certificate.sensitive
-                there, here = (_shown(z, sensitive, quote=False) for z in zones[::-1])
-                self._resource_error(
-                    address,
-                    "certificate_id",
-                    f"{reference.address} is in zone {there}, not {here}; a hostname can only "
-                    "use a certificate of its own zone",
-                )
+        referred = certificate_reference(binding)
+        certificate = resources.get(referred) if referred else None
+        if certificate is None:
+            return
+        zones = (binding.zone, certificate.zone)
+        if not all(isinstance(z, str) for z in zones) or zones[0] == zones[1]:
+            return
+        if len({bool(ZONE_ID_RE.match(z)) for z in zones}) == 1:
+            sensitive = "zone" in binding.sensitive or "zone" in certificate.sensitive
+            there, here = (_shown(z, sensitive, quote=False) for z in zones[::-1])
+            self._resource_error(
+                address,
+                "certificate_id",
+                f"{referred} is in zone {there}, not {here}; a hostname can only use a "
+                "certificate of its own zone",
+            )
 
     def _resource_error(self, address: Address, attribute: str, message: str) -> None:
         block = self.merged.resources[address]
@@ -546,6 +545,16 @@ class _Loader:
             sensitive = bool(block.raw.get("sensitive", False)) or value.sensitive
             outputs[name] = Output(name, value.value, sensitive, block.raw.get("description", ""))
         return outputs
+
+
+def certificate_reference(binding: ResourceConfig) -> Address | None:
+    """The hostname certificate resource a binding's `certificate_id` refers to, if any (it
+    may instead give a literal id of a certificate uploaded outside the configuration)."""
+    value = binding.attributes.get("certificate_id")
+    for reference in value.references if isinstance(value, Deferred) else ():
+        if reference.address.type == "aop_hostname_certificate":
+            return reference.address
+    return None
 
 
 def _shown(value: Any, sensitive: bool, *, quote: bool = True) -> str:
