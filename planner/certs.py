@@ -144,15 +144,16 @@ def normalize_pem(text: str) -> str:
     return "".join(block.render() for block in split_pem(text))
 
 
-def read_pem_file(path: Path) -> str:
-    """A PEM file's text: UTF-8 (BOM tolerated) or UTF-16 with BOM, as Windows shells write.
-
-    Undecodable bytes are kept as surrogates so DER input is recognised as such.
-    """
-    data = path.read_bytes()
+def decode_text(data: bytes, errors: str = "strict") -> str:
+    """A file's text: UTF-8 (BOM tolerated) or UTF-16 with BOM, as Windows shells write."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    return data.decode("utf-8", errors="surrogateescape")
+        return data.decode("utf-16", errors=errors)
+    return data.decode("utf-8", errors=errors)
+
+
+def read_pem_file(path: Path) -> str:
+    """A PEM file's text; undecodable bytes are kept as surrogates so DER is recognised."""
+    return decode_text(path.read_bytes(), errors="surrogateescape")
 
 
 def _decode_body(block: PemBlock) -> bytes:
@@ -225,6 +226,12 @@ def _pick_key_block(blocks: list[PemBlock]) -> PemBlock:
     if key.label == ENCRYPTED_KEY or any("ENCRYPTED" in header for header in key.headers):
         raise CertificateError(ENCRYPTED_MESSAGE)
     return key
+
+
+def normalize_private_key(text: str) -> str:
+    """The key block alone, canonical: what is uploaded is what `parse_private_key` checks,
+    even from a file that also holds the certificate."""
+    return _pick_key_block(split_pem(text, der_hint=DER_HINT_KEY)).render()
 
 
 def parse_private_key(text: str) -> PrivateKeyInfo:
@@ -355,7 +362,13 @@ def parse_certificate(text: str) -> CertificateInfo:
     """Parse the leaf (first) certificate of a PEM; raises CertificateError."""
     blocks = _pick_certificate_blocks(split_pem(text, der_hint=DER_HINT_CERT))
     try:
-        return _certificate_info(blocks[0], len(blocks))
+        first = _certificate_info(blocks[0], len(blocks))
+        if first.is_ca and any(not _certificate_info(b, 1).is_ca for b in blocks[1:]):
+            raise CertificateError(
+                "the bundle is in the wrong order: it starts with a CA and a leaf comes later; "
+                "put the leaf certificate first (the first one is the one uploaded)"
+            )
+        return first
     except (ValueError, UnsupportedAlgorithm) as exc:  # also lazily parsed bad extensions
         raise CertificateError(
             "the CERTIFICATE block is not a valid X.509 certificate (corrupt or truncated)"

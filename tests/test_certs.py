@@ -454,3 +454,25 @@ def test_normalize_is_idempotent_on_anything_that_looks_like_pem(
         assume(False)
         return
     assert normalize_pem(once) == once
+
+
+def test_a_key_from_a_combined_file_is_uploaded_alone() -> None:
+    # Users keep certificate and key in one file; the key attribute must carry the key only,
+    # the block that was checked, not the certificate before it.
+    issued = make_leaf("combined.example.com")
+    combined = issued.cert_pem + "\r\n" + issued.key_pem
+
+    normalised = certs.normalize_private_key(combined)
+
+    assert re.findall(r"-----BEGIN ([A-Z ]+)-----", normalised) == ["PRIVATE KEY"]
+    assert certs.parse_private_key(normalised) == certs.parse_private_key(issued.key_pem)
+
+
+def test_a_bundle_with_the_ca_first_is_named_as_out_of_order() -> None:
+    # Not "the key does not match": the key matches the leaf, which simply is not first.
+    ca = make_ca("Bundle CA")
+    leaf = make_leaf("bundle.example.com", issuer=ca)
+    with pytest.raises(CertificateError, match="wrong order: it starts with a CA"):
+        certs.parse_certificate(ca.cert_pem + leaf.cert_pem)
+    assert certs.parse_certificate(leaf.cert_pem + ca.cert_pem).chain_length == 2
+    assert certs.parse_certificate(ca.cert_pem).is_ca  # a CA alone is for zone-level AOP

@@ -13,6 +13,7 @@ import pytest
 from certgen import make_ca, make_leaf
 from click.testing import CliRunner
 
+from planner import certs
 from planner.cli import main
 from planner.config import load_configuration
 from planner.config.templates import Deferred
@@ -245,6 +246,22 @@ def test_a_rsa_certificate_with_a_traditional_key(tmp_path: Path) -> None:
     write(tmp_path, certificate_config(private_key='${file("app.key.pem")}'))
     key = load_configuration(tmp_path).private_keys[CERT]
     assert "RSA PRIVATE KEY" in (key.reveal() or "")
+
+
+def test_a_utf16_certificate_file_reads_as_cert_inspect_reads_it(tmp_path: Path) -> None:
+    # `cmd > file` in Windows PowerShell 5 writes UTF-16 with a byte-order mark.
+    leaf = make_leaf("app.example.com", sans=["app.example.com"])
+    (tmp_path / "app.crt.pem").write_bytes(leaf.cert_pem.encode("utf-16"))
+    write(tmp_path, certificate_config())
+    assert load_configuration(tmp_path).certificates[CERT].pem == certs.normalize_pem(leaf.cert_pem)
+
+
+def test_a_key_read_from_the_certificate_file_holds_the_key_alone(tmp_path: Path) -> None:
+    leaf = make_leaf("app.example.com", sans=["app.example.com"])
+    (tmp_path / "app.crt.pem").write_text(leaf.cert_pem + leaf.key_pem, encoding="utf-8")
+    write(tmp_path, certificate_config(private_key='${file("app.crt.pem")}'))
+    key = load_configuration(tmp_path).private_keys[CERT].reveal() or ""
+    assert "CERTIFICATE" not in key and key.startswith("-----BEGIN PRIVATE KEY-----")
 
 
 # -- robustness: values of the wrong shape never crash the loader -------------------------------

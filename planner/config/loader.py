@@ -337,7 +337,7 @@ class _Loader:
             self.error(file, path, "must be a PEM string known before apply")
             return PrivateKey(None, None)
         try:
-            return PrivateKey(certs.normalize_pem(value), None)
+            return PrivateKey(certs.normalize_private_key(value), None)
         except CertificateError as exc:
             self.error(file, path, exc.message)
             return PrivateKey(None, None)
