@@ -178,6 +178,37 @@ def test_a_saved_plan_refuses_options_it_does_not_carry(cli: Cli) -> None:
     assert cli.sandbox().write_count() == writes
 
 
+def test_a_saved_plan_takes_its_sensitive_variables_again_with_var(cli: Cli) -> None:
+    # A plan never stores a sensitive value: --var gives it again, as the error asking for it
+    # says; the plan's other variables still come from the plan.
+    config_file = cli.directory / "main.aop.json"
+    document = json.loads(config_file.read_text())
+    document["variable"]["app_key"] = {"type": "string", "sensitive": True}
+    app = document["resource"]["aop_hostname_certificate"]["app"]
+    app["private_key"] = "${var.app_key}"
+    config_file.write_text(json.dumps(document))
+    key = f"app_key={(cli.directory / 'certs' / 'app-2027.key.pem').read_text()}"
+    plan_file = cli.directory / "rotation.plan.json"
+    assert (
+        cli("plan", "--var", "app_release=2027", "--var", key, "--out", str(plan_file)).exit_code
+        == 0
+    )
+
+    asked = cli("apply", str(plan_file))
+    assert asked.exit_code == 1 and "app_key" in asked.stderr
+    applied = cli("apply", str(plan_file), "--var", key)
+
+    assert applied.exit_code == 0, applied.output
+    assert (
+        cli("plan", "--var", "app_release=2027", "--var", key, "--detailed-exitcode").exit_code == 0
+    )
+    assert_no_key_material(
+        "\n".join(cli.transcript),
+        key_fragments(cli.directory / "certs" / "app-2027.key.pem"),
+        "cli",
+    )
+
+
 def test_a_plan_written_into_a_missing_folder_names_it(cli: Cli) -> None:
     result = cli("plan", "--out", str(cli.directory / "no-such-folder" / "p.plan"))
 

@@ -23,7 +23,7 @@ from planner.cli.state_cmds import (
     state_errors,
 )
 from planner.cloudflare import CloudflareClient, Credentials, RateLimiter
-from planner.config import Configuration
+from planner.config import Configuration, parse_cli_vars
 from planner.errors import AopctlError
 from planner.live import Needs, Refresher
 from planner.model import SETTING_OF, ZONE_ID_RE, Address, ResourceConfig
@@ -251,11 +251,13 @@ def _apply_common(ctx: click.Context, request: ApplyRequest) -> None:
     saved: dict[str, Any] | None = None
     if request.planfile is not None:
         saved = read_plan_file(request.planfile)
-        var_pairs = tuple(saved["variables_cli"])
+        var_pairs = (*saved["variables_cli"], *var_pairs)
         plan_options = plan_options_from(
             saved["mode"], tuple(saved["options"]["targets"]), tuple(saved["options"]["replace"])
         )
     config = load(ctx, var_pairs, request.var_files)
+    if saved is not None:
+        _refuse_stored_variables(config, request.var_pairs)
     operation = request.verb.lower()
     with (
         state_errors(),
@@ -271,6 +273,21 @@ def _apply_common(ctx: click.Context, request: ApplyRequest) -> None:
                 return
             _confirm(ctx, request.auto_approve)
         run_apply(ctx, result, client, backend, request.deploy_timeout, request.verb)
+
+
+def _refuse_stored_variables(config: Configuration, var_pairs: tuple[str, ...]) -> None:
+    """With a saved plan, `--var` gives only what a plan never stores: sensitive variables.
+    Any other value is the plan's own, and a different one would be silently ignored."""
+    stored = sorted(
+        name
+        for name in parse_cli_vars(var_pairs)
+        if name in config.variables and not config.variables[name].sensitive
+    )
+    if stored:
+        raise AopctlError(
+            f"--var {', '.join(stored)}: the saved plan carries its own value; make a new plan "
+            "to change it (only sensitive variables, which a plan never stores, are given again)"
+        )
 
 
 def apply_options(function: F) -> F:
@@ -309,9 +326,9 @@ def apply(
     refresh_only: bool,
 ) -> None:
     """Apply the configuration (or exactly a saved PLANFILE) to Cloudflare."""
-    if planfile is not None and (var_pairs or targets or replace or refresh_only):
+    if planfile is not None and (targets or replace or refresh_only):
         raise click.UsageError(
-            "a saved plan carries its own --var, --target, --replace and --refresh-only; "
+            "a saved plan carries its own --target, --replace and --refresh-only; "
             "make a new plan to change them"
         )
     plan_options = plan_options_from(_mode(False, refresh_only), targets, replace)
