@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.x509.oid import SignatureAlgorithmOID
 
 from planner.errors import CertificateError, Severity
+from planner.textfile import decode_text
 
 CERTIFICATE = "CERTIFICATE"
 EC_PARAMETERS = "EC PARAMETERS"
@@ -142,13 +143,6 @@ def normalize_pem(text: str) -> str:
     in a newline. Raises CertificateError when there is no complete PEM block.
     """
     return "".join(block.render() for block in split_pem(text))
-
-
-def decode_text(data: bytes, errors: str = "strict") -> str:
-    """A file's text: UTF-8 (BOM tolerated) or UTF-16 with BOM, as Windows shells write."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors=errors)
-    return data.decode("utf-8", errors=errors)
 
 
 def read_pem_file(path: Path) -> str:

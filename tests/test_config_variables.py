@@ -173,6 +173,18 @@ def test_a_refused_value_is_reported_once_not_again_at_each_use(tmp_path: Path) 
         assert len(found) == 1 and "$.variable.en: value from --var" in found[0], found
 
 
+def test_files_from_windows_editors_and_shells_are_read(tmp_path: Path) -> None:
+    # Notepad writes UTF-8 with a byte-order mark; PowerShell 5's `>` writes UTF-16.
+    (tmp_path / "bom.json").write_bytes('{"v": "from-notepad"}'.encode("utf-8-sig"))
+    (tmp_path / "u16.json").write_bytes('{"v": "from-powershell"}'.encode("utf-16"))
+    for name, expected in (("bom.json", "from-notepad"), ("u16.json", "from-powershell")):
+        inputs = VariableInputs(files=[tmp_path / name])
+        assert value_of(tmp_path, {"type": "string"}, inputs) == expected
+    config = {"variable": {"v": {"default": "x"}}, "output": {"o": {"value": "${var.v}"}}}
+    (tmp_path / "main.aop.json").write_bytes(json.dumps(config).encode("utf-8-sig"))
+    assert load_configuration(tmp_path).outputs["o"].value == "x"
+
+
 def test_bool_is_not_a_number(tmp_path: Path) -> None:
     config = {"variable": {"v": {"type": "number", "default": True}}}
     assert "expected a number" in problems(tmp_path, config, VariableInputs())

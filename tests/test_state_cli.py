@@ -303,6 +303,16 @@ def test_a_corrupt_state_is_one_clear_error_and_stays_untouched(tmp_path: Path) 
     assert not (tmp_path / f"{STATE_FILE}.lock").exists()
 
 
+def test_a_state_setting_of_the_wrong_kind_is_named(tmp_path: Path) -> None:
+    # State commands read the block without loading the configuration: it is checked there.
+    block = {"aopctl": {"state": {"backend": "local", "path": 7}}}
+    (tmp_path / "main.aop.json").write_text(json.dumps(block))
+    for command in (["state", "list"], ["show"], ["output"]):
+        result = run(tmp_path, *command)
+        assert result.exit_code == 1, result.output
+        assert "main.aop.json: $.aopctl.state.path: must be a string" in result.output
+
+
 def test_a_state_holding_a_private_key_is_refused_never_printed(tmp_path: Path) -> None:
     # aopctl never writes one; a hand-edited or foreign state must not reach the terminal.
     seed(tmp_path)

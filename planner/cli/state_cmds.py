@@ -28,7 +28,7 @@ from tabulate import tabulate
 
 from planner import __version__
 from planner.cli import options
-from planner.config.source import config_files, parse_json
+from planner.config.source import config_files, parse_json, read_text
 from planner.errors import AopctlError
 from planner.wording import plural
 from state import (
@@ -106,10 +106,17 @@ def state_settings(chdir: Path) -> tuple[str, dict[str, Any]]:
     """Where the `aopctl.state` block is, and the block, read without evaluating the
     configuration: state commands must work even while the configuration has errors."""
     for path in config_files(chdir) if chdir.is_dir() else []:
-        data, problems = parse_json(path.read_text(encoding="utf-8"), path.name)
+        try:
+            data, problems = parse_json(read_text(path), path.name)
+        except (OSError, UnicodeDecodeError):
+            continue  # reported by the commands that load the configuration
         block = data.get("aopctl", {}).get("state") if isinstance(data, dict) else None
         if not problems and isinstance(block, dict):
-            return f"{path.name}: $.aopctl.state", block
+            where = f"{path.name}: $.aopctl.state"
+            for key, value in block.items():
+                if not isinstance(value, str):  # every state setting is a string
+                    raise AopctlError(f"{where}.{key}: must be a string")
+            return where, block
     return "", {}
 
 

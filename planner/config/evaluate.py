@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from planner import certs
 from planner.config import templates
 from planner.config.templates import Call, Deferred, Ref, Reference, TemplateError
 from planner.config.variables import INVALID, MISSING, Variable
 from planner.model import RESOURCE_TYPES, Address
+from planner.textfile import decode_text
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ class Evaluator:
             # Opening a FIFO would block forever; a directory cannot be read either.
             raise TemplateError(f"file({shown}): not a regular file")
         try:
-            return certs.decode_text(path.read_bytes())
+            return decode_text(path.read_bytes())
         except FileNotFoundError:
             raise TemplateError(f"file({shown}): no such file") from None
         except UnicodeDecodeError:

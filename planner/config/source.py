@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import Diagnostic
+from planner.textfile import decode_text
 
 CONFIG_SUFFIX = ".aop.json"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -97,11 +98,11 @@ def config_files(directory: Path) -> list[Path]:
 
 
 def read_text(path: Path) -> str:
-    """The file's text; OSError or UnicodeDecodeError when it cannot be read as UTF-8."""
+    """The file's text (see `decode_text`); OSError or UnicodeDecodeError when unreadable."""
     if path.exists() and not path.is_file():
         # Checked before opening: opening a FIFO would block until a writer appears.
         raise OSError(errno.EINVAL, "not a regular file")
-    return path.read_text(encoding="utf-8")
+    return decode_text(path.read_bytes())
 
 
 def read_problem(path: Path, exc: OSError | UnicodeDecodeError) -> Diagnostic:

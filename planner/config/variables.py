@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.config.source import json_path, parse_json
+from planner.config.source import json_path, parse_json, read_text
 from planner.errors import Diagnostic
 
 ENV_PREFIX = "AOP_VAR_"
@@ -106,11 +106,10 @@ def _file_values(paths: Sequence[Path]) -> tuple[dict[str, Any], list[Diagnostic
     diagnostics: list[Diagnostic] = []
     for path in paths:
         try:
-            data, problems = parse_json(path.read_text(encoding="utf-8"), str(path))
-        except OSError as exc:
-            diagnostics.append(
-                Diagnostic(str(path), "", f"cannot read variable file: {exc.strerror}")
-            )
+            data, problems = parse_json(read_text(path), str(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            diagnostics.append(Diagnostic(str(path), "", f"cannot read variable file: {reason}"))
             continue
         if not problems and not isinstance(data, dict):
             problems = [Diagnostic(str(path), "$", "a variable file must hold a JSON object")]
