@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from planner import certs
-from planner.cloudflare.credentials import BASE_URL_VAR
+from planner.cloudflare.client import BASE_URL_HINT
 from planner.cloudflare.types import (
     AssociationUpdate,
     HostnameAssociation,
@@ -157,10 +157,8 @@ class Refresher:
             return self.api.zone_by_name(name)
         except NotFoundError as exc:
             if exc.status is not None:  # Cloudflare lists no zones as 200 []: not this API
-                raise NotFoundError(
-                    f"{exc} (the zone list itself was not found: is {BASE_URL_VAR} the API's "
-                    "address, ending in /client/v4?)"
-                ) from None
+                hint = "" if BASE_URL_HINT in str(exc) else f" ({BASE_URL_HINT})"
+                raise NotFoundError(f"{exc}: the zone list itself was not found{hint}") from None
             raise NotFoundError(
                 f"zone {name!r} does not exist or the credentials cannot see it"
             ) from None

@@ -115,7 +115,9 @@ def verify_replan(saved: dict[str, Any], result: PlanResult) -> None:
     """Refuse to apply a saved plan whose conditions changed since it was made."""
     plan = saved["plan"]
     reasons = []
-    if plan.get("lineage") != result.plan.lineage:
+    if plan.get("lineage") is None and result.plan.lineage is not None:
+        reasons.append("the state was created since the plan was made (by an apply?)")
+    elif plan.get("lineage") != result.plan.lineage:
         reasons.append(
             f"the state was replaced since the plan was made (lineage {plan.get('lineage')} -> "
             f"{result.plan.lineage})"

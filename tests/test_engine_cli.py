@@ -119,6 +119,9 @@ def test_a_first_plan_saved_before_any_state_can_be_shown(cli: Cli) -> None:
         shown = cli("show", str(plan_file), "--format", fmt)
         assert shown.exit_code == 0, shown.output
     assert json.loads(cli("show", str(plan_file), "--format", "json").stdout)["lineage"] is None
+    assert cli("apply", str(plan_file)).exit_code == 0
+    again = cli("apply", str(plan_file))
+    assert again.exit_code == 1 and "the state was created since the plan was made" in again.stderr
 
 
 def test_binding_writes_sent_together_are_said_to_be(cli: Cli) -> None:

@@ -668,6 +668,9 @@ def test_a_base_url_that_is_not_the_api_is_named_not_the_zone(
 
     assert "HTTP 404" in str(raised.value) and "CLOUDFLARE_BASE_URL" in str(raised.value)
     assert "does not exist" not in str(raised.value)
+    # A zone known by its id needs no lookup: the first 404 says it all the same.
+    with pytest.raises(NotFoundError, match="is CLOUDFLARE_BASE_URL the API's address"):
+        harness.client.get_setting(harness.sandbox.zone_id("example.com"), "ssl")
 
 
 # -- determinism ------------------------------------------------------------------------------

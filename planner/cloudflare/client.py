@@ -72,6 +72,9 @@ _GONE_STATUSES = frozenset({"pending_deletion", "deleted", "deletion_timed_out"}
 
 logger = logging.getLogger("aopctl.http")
 
+NO_ROUTE = 7000  # "No route for that URI"
+BASE_URL_HINT = f"is {BASE_URL_VAR} the API's address, ending in /client/v4?"
+
 
 class _AmbiguousWrite(Exception):
     """A non-idempotent request was sent and its outcome is unknown."""
@@ -613,6 +616,8 @@ class CloudflareClient:
                 ray_id=ray_id,
             )  # fmt: skip
         error_class, text = self._error_kind(status)
+        if status == 404 and NO_ROUTE in codes:  # Cloudflare has no such path: not its API
+            text += f" ({BASE_URL_HINT})"
         return error_class(
             f"{where}: {text}", status=status, codes=codes, messages=messages, ray_id=ray_id
         )
