@@ -17,9 +17,10 @@ Rules that keep origins up (SPEC §4):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from graphlib import TopologicalSorter
+from graphlib import CycleError, TopologicalSorter
 from typing import TYPE_CHECKING
 
+from planner.errors import PlanError
 from planner.model import Address
 from planner.plan_model import Action, Operation
 from planner.wording import plural
@@ -77,6 +78,18 @@ def build(planned: list[Planned]) -> Schedule:
             items[Step(item.change.address, "destroy", item.change.remote_id or "")] = item
     index = _Index.of(items)
     dependencies = {step: _dependencies(step, items, index) for step in items}
+    try:
+        TopologicalSorter(dependencies).prepare()
+    except CycleError as exc:
+        raise PlanError(
+            "depends_on asks for an order aopctl cannot follow",
+            [
+                " -> ".join(f"{step} ({step.phase})" for step in exc.args[1]),
+                "aopctl already orders AOP objects safely (a certificate is active before it "
+                "is bound or enabled, and stays until nothing uses it); remove the depends_on "
+                "that goes against that order",
+            ],
+        ) from None
     return Schedule(items, dependencies)
 
 
@@ -144,8 +157,11 @@ def _binding_barrier(index: _Index, zone: Zone) -> set[Step]:
 
 
 def _before_destroy(step: Step, zone: Zone, index: _Index) -> set[Step]:
-    # Dependents are destroyed first.
+    # Dependents are destroyed first, except that zone-level AOP is always turned off before a
+    # zone certificate is deleted (below), whatever an old depends_on recorded in the state says.
     found = set(index.destroyed_dependents.get((zone, str(step.address)), ()))
+    if step.address.type == "aop_zone_settings":
+        found -= index.steps(zone, "aop_zone_certificate", "destroy")
     if step.address.type == "aop_hostname_certificate":
         found |= index.steps(zone, "aop_hostname_binding", "apply")
         found |= index.steps(zone, "aop_hostname_binding", "destroy")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -355,6 +356,43 @@ def test_the_last_zone_certificate_is_not_deleted_while_zone_aop_stays_on(
         options["targets"] = ["aop_zone_certificate.client", "aop_zone_settings.main"]
     harness.apply(**options)  # type: ignore[arg-type]
     assert not zone_aop_enabled(harness.sandbox, "example.com")
+    assert_zero_downtime(harness.sandbox)
+
+
+def test_a_depends_on_against_the_safe_order_is_named_not_a_crash(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # Zone-level AOP is enabled once its certificate is active: a depends_on the other way
+    # round cannot be honoured.
+    harness = harness_for_example("zone-certificate", tmp_path, clock)
+    config_file = harness.directory / "main.aop.json"
+    document = json.loads(config_file.read_text())
+    resources = document["resource"]
+    resources["aop_zone_settings"]["main"]["depends_on"] = ["aop_ssl_mode.main"]
+    resources["aop_zone_certificate"]["client"]["depends_on"] = ["aop_zone_settings.main"]
+    config_file.write_text(json.dumps(document))
+
+    with pytest.raises(PlanError, match="depends_on asks for an order aopctl cannot follow"):
+        harness.plan()
+    assert harness.sandbox.write_count() == 0
+
+
+def test_an_old_depends_on_in_the_state_never_deletes_a_zone_certificate_first(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    harness = harness_for_example("zone-certificate", tmp_path, clock)
+    harness.apply()
+    state = harness.state()
+    for prior in state.resources:  # as an older configuration may have recorded them
+        if prior.type == "aop_zone_certificate":
+            state = state.with_resource(replace(prior, dependencies=("aop_zone_settings.main",)))
+        if prior.type == "aop_zone_settings":
+            state = state.with_resource(replace(prior, dependencies=("aop_ssl_mode.main",)))
+    harness.backend.write(state, expected_serial=state.serial)
+
+    harness.apply(mode="destroy")
+
+    assert live_certificates(harness.sandbox, "example.com", kind="zone") == []
     assert_zero_downtime(harness.sandbox)
 
 
