@@ -523,7 +523,11 @@ def _voids(
 
 def _plan_deposed(ctx: _Context) -> list[Planned]:
     planned = []
+    targeted = _with_dependents(ctx, {str(t) for t in ctx.options.targets})
+    in_plan = {str(r.address) for r in _desired_resources(ctx)} | targeted
     for prior in ctx.state.resources:
+        if ctx.options.targets and prior.address not in in_plan:
+            continue  # left out by --target, with the rest of its resource
         # A rotation rolled back before its end re-uses (adopts, or imports when the newer one
         # is gone too) the certificate it was replacing.
         reused = ctx.resolved.get(Address(prior.type, prior.name), {}).get("id")
@@ -569,10 +573,11 @@ def _plan_removals(ctx: _Context) -> list[Planned]:
 
 
 def _check_targeted_removals(ctx: _Context, wanted: set[str]) -> None:
-    """A targeted removal whose dependents stay configured outside the targets: they would
-    still use it (a certificate still bound) when it goes."""
+    """A targeted certificate removal whose dependents stay configured outside the targets: they
+    would still use it (a certificate still bound) when it goes."""
     in_plan = {str(r.address) for r in _desired_resources(ctx)}
-    for target in sorted(str(t) for t in ctx.options.targets if str(t) not in wanted):
+    removed = [t for t in ctx.options.targets if str(t) not in wanted and t.type in CERTIFICATES]
+    for target in sorted(str(t) for t in removed):
         for dependent in sorted(_with_dependents(ctx, {target}) & (wanted - in_plan)):
             ctx.errors.append(
                 f"--target {target}: {dependent} depended on it and is still configured; add "
@@ -777,9 +782,12 @@ def _check_zone_certificate_removal(ctx: _Context, planned: list[Planned]) -> No
         change = item.change
         if change.address.type != "aop_zone_certificate" or change.action is not Action.DELETE:
             continue
-        if change.deposed or change.zone_id is None:
-            continue  # a rotation's old certificate: deleted after its replacement is active
+        if change.zone_id is None:
+            continue
         live = ctx.live_zone(change.zone_id)
+        going = live.certificate(change.address.type, change.remote_id)
+        if going is None or going.status != "active":
+            continue  # it presents nothing now (e.g. deployment_timed_out)
         kept = [
             c
             for c in live.zone_certificates.values()
@@ -792,7 +800,7 @@ def _check_zone_certificate_removal(ctx: _Context, planned: list[Planned]) -> No
             f"{change.address} is the last zone-level certificate of zone {live.name}, and "
             "zone-level AOP stays on: Cloudflare would present no certificate and origins that "
             "require one would refuse it. Turn it off first (aop_zone_settings with enabled = "
-            "false) or keep a certificate."
+            "false; `aopctl import` it if aopctl does not manage it yet) or keep a certificate."
         )
 
 

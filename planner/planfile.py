@@ -14,6 +14,7 @@ from typing import Any
 
 from planner import __version__
 from planner.errors import AopctlError
+from planner.keytext import holds_private_key
 from planner.live import LiveZone
 from planner.plan import PlanResult
 from planner.render import plan_to_dict
@@ -72,11 +73,21 @@ def live_digests(result: PlanResult) -> dict[str, str]:
 
 
 def _public_variables(result: PlanResult, var_pairs: tuple[str, ...]) -> list[str]:
-    """`--var` pairs minus those of sensitive variables (given again through the env)."""
+    """`--var` pairs minus secrets: sensitive variables, and any value holding a private key
+    (a variable feeding `private_key` but not marked sensitive). Apply is given them again."""
     sensitive = {
         n for n, v in (result.config.variables if result.config else {}).items() if v.sensitive
     }
-    return [pair for pair in var_pairs if pair.partition("=")[0].strip() not in sensitive]
+    return [
+        pair
+        for pair in var_pairs
+        if pair.partition("=")[0].strip() not in sensitive and not holds_private_key(pair)
+    ]
+
+
+def stored_variables(saved: dict[str, Any]) -> set[str]:
+    """The names of the `--var` values a saved plan carries."""
+    return {pair.partition("=")[0].strip() for pair in saved["variables_cli"]}
 
 
 def write_plan_file(

@@ -181,12 +181,13 @@ def test_a_saved_plan_refuses_options_it_does_not_carry(cli: Cli) -> None:
     assert cli.sandbox().write_count() == writes
 
 
-def test_a_saved_plan_takes_its_sensitive_variables_again_with_var(cli: Cli) -> None:
-    # A plan never stores a sensitive value: --var gives it again, as the error asking for it
-    # says; the plan's other variables still come from the plan.
+@pytest.mark.parametrize("sensitive", [True, False])
+def test_a_saved_plan_takes_its_secrets_again_with_var(cli: Cli, sensitive: bool) -> None:
+    # A plan never stores a secret, marked sensitive or not (a key is a key): --var gives it
+    # again, as the error asking for it says; the plan's other variables come from the plan.
     config_file = cli.directory / "main.aop.json"
     document = json.loads(config_file.read_text())
-    document["variable"]["app_key"] = {"type": "string", "sensitive": True}
+    document["variable"]["app_key"] = {"type": "string", "sensitive": sensitive}
     app = document["resource"]["aop_hostname_certificate"]["app"]
     app["private_key"] = "${var.app_key}"
     config_file.write_text(json.dumps(document))
@@ -197,6 +198,7 @@ def test_a_saved_plan_takes_its_sensitive_variables_again_with_var(cli: Cli) -> 
         == 0
     )
 
+    assert "PRIVATE KEY" not in plan_file.read_text()
     asked = cli("apply", str(plan_file))
     assert asked.exit_code == 1 and "app_key" in asked.stderr
     applied = cli("apply", str(plan_file), "--var", key)

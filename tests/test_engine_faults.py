@@ -294,3 +294,28 @@ def test_rolling_back_when_the_new_certificate_is_gone_too_keeps_the_old_one(
     assert harness.remote_id("aop_zone_certificate.client") == old_id
     harness.assert_converged()
     assert_zero_downtime(harness.sandbox)
+
+
+def test_a_targeted_apply_leaves_a_half_done_rotation_alone(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # The rotation stopped with the new zone certificate still deploying and the old one
+    # deposed: a plan targeting something else must not delete the old one, which is still
+    # the only active certificate while zone-level AOP is on.
+    harness = harness_for_example("zone-certificate", tmp_path, clock)
+    harness.apply()
+    renewed = make_leaf("zone client 2027")
+    (harness.directory / "certs" / "zone-client-2026.crt.pem").write_text(renewed.cert_pem)
+    (harness.directory / "certs" / "zone-client-2026.key.pem").write_text(renewed.key_pem)
+    impatient = harness.settings.__class__(
+        poll_initial=0.5, poll_max=0.5, deploy_timeout=1.0, sleep=clock.sleep, clock=clock
+    )
+    with pytest.raises(ApplyError):
+        harness.apply(settings=impatient)
+
+    plan = harness.plan(targets=["aop_ssl_mode.main"]).plan
+
+    assert plan.changes == ()
+    harness.apply()
+    harness.assert_converged()
+    assert_zero_downtime(harness.sandbox)

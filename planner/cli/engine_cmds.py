@@ -35,7 +35,7 @@ from planner.plan import (
     live_attributes_of_certificate,
     make_plan,
 )
-from planner.planfile import read_plan_file, verify_replan, write_plan_file
+from planner.planfile import read_plan_file, stored_variables, verify_replan, write_plan_file
 from planner.render import render_json, render_markdown, render_text
 from state import ResourceState, StateBackend, StateDocument
 
@@ -257,7 +257,7 @@ def _apply_common(ctx: click.Context, request: ApplyRequest) -> None:
         )
     config = load(ctx, var_pairs, request.var_files)
     if saved is not None:
-        _refuse_stored_variables(config, request.var_pairs)
+        _refuse_stored_variables(stored_variables(saved), request.var_pairs)
     operation = request.verb.lower()
     with (
         state_errors(),
@@ -275,18 +275,14 @@ def _apply_common(ctx: click.Context, request: ApplyRequest) -> None:
         run_apply(ctx, result, client, backend, request.deploy_timeout, request.verb)
 
 
-def _refuse_stored_variables(config: Configuration, var_pairs: tuple[str, ...]) -> None:
-    """With a saved plan, `--var` gives only what a plan never stores: sensitive variables.
-    Any other value is the plan's own, and a different one would be silently ignored."""
-    stored = sorted(
-        name
-        for name in parse_cli_vars(var_pairs)
-        if name in config.variables and not config.variables[name].sensitive
-    )
-    if stored:
+def _refuse_stored_variables(stored: set[str], var_pairs: tuple[str, ...]) -> None:
+    """With a saved plan, `--var` gives only what a plan never stores (secrets). Any other
+    value is the plan's own, and a different one would be silently ignored."""
+    again = sorted(name for name in parse_cli_vars(var_pairs) if name in stored)
+    if again:
         raise AopctlError(
-            f"--var {', '.join(stored)}: the saved plan carries its own value; make a new plan "
-            "to change it (only sensitive variables, which a plan never stores, are given again)"
+            f"--var {', '.join(again)}: the saved plan carries its own value; make a new plan "
+            "to change it (only secrets, which a plan never stores, are given again)"
         )
 
 

@@ -28,7 +28,13 @@ from tabulate import tabulate
 
 from planner import __version__
 from planner.cli import options
-from planner.config.source import config_files, parse_json, read_text
+from planner.config.source import (
+    config_files,
+    parse_json,
+    read_problem,
+    read_text,
+    strip_comments,
+)
 from planner.errors import AopctlError
 from planner.wording import plural
 from state import (
@@ -108,8 +114,11 @@ def state_settings(chdir: Path) -> tuple[str, dict[str, Any]]:
     for path in config_files(chdir) if chdir.is_dir() else []:
         try:
             data, problems = parse_json(read_text(path), path.name)
-        except (OSError, UnicodeDecodeError):
-            continue  # reported by the commands that load the configuration
+        except (OSError, UnicodeDecodeError) as exc:
+            # Skipping it could mean the wrong state: a local file instead of the team's.
+            problem = read_problem(path, exc)
+            raise AopctlError(f"{problem.file}: {problem.message}") from None
+        data = strip_comments(data)
         block = data.get("aopctl", {}).get("state") if isinstance(data, dict) else None
         if not problems and isinstance(block, dict):
             where = f"{path.name}: $.aopctl.state"
