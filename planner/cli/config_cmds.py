@@ -54,6 +54,17 @@ def load(
     return config
 
 
+def _replace(path: Path, text: str) -> None:
+    """Rewrite `path` whole or not at all (temp file, then rename), keeping its mode."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temp.write_text(text, encoding="utf-8")
+        os.chmod(temp, path.stat().st_mode)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
 @click.command()
 @variable_options
 @click.pass_context
@@ -91,7 +102,7 @@ def fmt(ctx: click.Context, check: bool) -> None:
         fail("cannot format files that are not valid JSON", problems)
     for path, text in formatted.items():
         if not check:
-            path.write_text(text, encoding="utf-8")
+            _replace(path, text)
         click.echo(path.name)
     if check and formatted:
         raise click.exceptions.Exit(1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -66,17 +67,43 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
+class _NotJson(ValueError):
+    """What Python's parser accepts but JSON (and `fmt`'s output) cannot hold."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _NotJson(f"{text} is too large for a number")
+    return value
+
+
 def parse_json(text: str, name: str) -> tuple[Any, list[Diagnostic]]:
     """The JSON value, or why not. Nesting is bounded: everything after parsing (comments,
-    schema, templates) recurses, and no configuration needs more than a few levels."""
+    schema, templates) recurses, and no configuration needs more than a few levels. What
+    `fmt` could not write back as JSON in UTF-8 (NaN, 1e999, a lone surrogate) is refused."""
     too_deep = Diagnostic(name, "", f"invalid JSON: nested more than {MAX_DEPTH} levels deep")
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates)
+        data = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_float=_finite,
+        )
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
         return None, [Diagnostic(name, "", f"invalid JSON at {where}: {exc.msg}")]
     except _DuplicateKey as exc:
         return None, [Diagnostic(name, "", f"duplicate key {exc.args[0]!r} in one object")]
+    except _NotJson as exc:
+        return None, [Diagnostic(name, "", f"invalid JSON: {exc}")]
+    except UnicodeEncodeError:
+        return None, [Diagnostic(name, "", "invalid JSON: a \\u escape of half a character")]
     except RecursionError:
         return None, [too_deep]
     return (None, [too_deep]) if _deeper_than(data, MAX_DEPTH) else (data, [])
@@ -93,8 +120,11 @@ def strip_comments(value: Any) -> Any:
 
 def config_files(directory: Path) -> list[Path]:
     """Every entry named `*.aop.json`: one that is not a regular file is reported when read,
-    not silently skipped."""
-    return sorted(directory.glob(f"*{CONFIG_SUFFIX}"))
+    not silently skipped. Hidden and editor files (`.old.aop.json`, Emacs' `.#main.aop.json`
+    lock and `#main.aop.json#` autosave) are not configuration, as for Terraform."""
+    return sorted(
+        path for path in directory.glob(f"*{CONFIG_SUFFIX}") if not path.name.startswith((".", "#"))
+    )
 
 
 def read_text(path: Path) -> str:
