@@ -313,6 +313,17 @@ def test_a_state_setting_of_the_wrong_kind_is_named(tmp_path: Path) -> None:
         assert "main.aop.json: $.aopctl.state.path: must be a string" in result.output
 
 
+def test_state_settings_take_comments_and_an_unreadable_file_is_named(tmp_path: Path) -> None:
+    block = {"aopctl": {"state": {"//": ["kept in git"], "backend": "local"}}}
+    (tmp_path / "main.aop.json").write_text(json.dumps(block))
+    assert run(tmp_path, "state", "list").exit_code == 0
+    # Skipping it would mean another state (the local one instead of the team's).
+    (tmp_path / "0-team.aop.json").write_bytes(b'{"//": "caf\xe9"}')
+    result = run(tmp_path, "state", "list")
+    assert result.exit_code == 1
+    assert "0-team.aop.json: cannot read file: not UTF-8 text" in result.output
+
+
 def test_a_state_holding_a_private_key_is_refused_never_printed(tmp_path: Path) -> None:
     # aopctl never writes one; a hand-edited or foreign state must not reach the terminal.
     seed(tmp_path)
