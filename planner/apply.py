@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import math
 import threading
 import time
@@ -459,7 +460,7 @@ class _Executor:
             self._write_setting(item, values[name])
         zone = self._zone(item)
         self._put(item, _resource_state(item, zone, zone[0], {name: values[name]}, {}))
-        return f"{name} = {values[name]}"
+        return f"{name} = {json.dumps(values[name])}"  # as written in the configuration
 
     def outputs(self) -> dict[str, OutputState]:
         if self.config is None:
