@@ -200,9 +200,9 @@ def test_undeclared_command_line_variable(tmp_path: Path) -> None:
 
 
 def test_undeclared_var_file_variable(tmp_path: Path) -> None:
-    files = [var_file(tmp_path, {"other": 1})]
+    files = [var_file(tmp_path, {"other": 1, "//": "comments are allowed here too"})]
     found = problems(tmp_path, {}, VariableInputs(files=files))
-    assert "--var-file: other: variable 'other' is not declared" in found
+    assert found == f"error: {files[0]}: $.other: variable 'other' is not declared"
 
 
 def test_unknown_environment_variables_are_ignored(tmp_path: Path) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner.config.source import json_path, parse_json, read_text
+from planner.config.source import json_path, parse_json, read_text, strip_comments
 from planner.errors import Diagnostic
 
 ENV_PREFIX = "AOP_VAR_"
@@ -101,7 +101,9 @@ def _check_type(value: Any, declared: str) -> str | None:
     return None if isinstance(value, expected) else f"expected a {declared}"
 
 
-def _file_values(paths: Sequence[Path]) -> tuple[dict[str, Any], list[Diagnostic]]:
+def _file_values(
+    paths: Sequence[Path], declared: Collection[str]
+) -> tuple[dict[str, Any], list[Diagnostic]]:
     values: dict[str, Any] = {}
     diagnostics: list[Diagnostic] = []
     for path in paths:
@@ -115,6 +117,11 @@ def _file_values(paths: Sequence[Path]) -> tuple[dict[str, Any], list[Diagnostic
             problems = [Diagnostic(str(path), "$", "a variable file must hold a JSON object")]
         diagnostics.extend(problems)
         if not problems:
+            data = strip_comments(data)  # `//` keys are comments here too
+            diagnostics += [
+                Diagnostic(str(path), json_path(name), f"variable {name!r} is not declared")
+                for name in sorted(set(data) - set(declared))
+            ]
             values.update(data)
     return values, diagnostics
 
@@ -123,11 +130,9 @@ def resolve(
     declared: Mapping[str, tuple[str, Mapping[str, Any]]], inputs: VariableInputs
 ) -> tuple[dict[str, Variable], list[Diagnostic]]:
     """Values of the declared variables (`declared` maps name -> (file, block))."""
-    from_files, diagnostics = _file_values(inputs.files)
+    from_files, diagnostics = _file_values(inputs.files, declared)
     for name in sorted(set(inputs.cli) - set(declared)):
         diagnostics.append(Diagnostic("--var", name, f"variable {name!r} is not declared"))
-    for name in sorted(set(from_files) - set(declared)):
-        diagnostics.append(Diagnostic("--var-file", name, f"variable {name!r} is not declared"))
     variables = {}
     for name, (file, block) in declared.items():
         kind = block.get("type", "any")
