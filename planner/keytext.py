@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from state.document import PRIVATE_KEY_MARKER
+# The state store's own test: what passes here is never refused later by the store.
+from state.document import has_private_key_marker as holds_private_key
+
+__all__ = ["HIDDEN", "PRIVATE_KEY_BLOCK", "hide_private_keys", "holds_private_key"]
 
 HIDDEN: Final = "(sensitive value)"
 
@@ -18,12 +21,6 @@ HIDDEN: Final = "(sensitive value)"
 PRIVATE_KEY_BLOCK: Final = re.compile(
     r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)", re.DOTALL
 )
-
-
-def holds_private_key(text: str) -> bool:
-    """The state's own test (any case, with or without its BEGIN line): what passes here is
-    never refused later by the state store."""
-    return PRIVATE_KEY_MARKER.lower() in text.lower()
 
 
 def hide_private_keys(text: str, replacement: str = HIDDEN) -> str:

@@ -218,43 +218,45 @@ def identity_for_hostname(config: Configuration | None, hostname: str) -> Client
             and hostname in hostnames
         ):
             return _certificate_identity(config, _bound_certificate(config, address))
-    zone_off = _turned_off(config, "aop_zone_settings", hostname)
+    zone_off = turned_off(config, "aop_zone_settings", hostname)
     zone_certificates = [
         address
         for address in config.certificates
         if address.type == "aop_zone_certificate"
         and _in_zone(hostname, config.resources[address].zone)
     ]
-    if len(zone_certificates) > 1 and zone_off is None:
+    if len(zone_certificates) > 1 and not zone_off:
         names = ", ".join(map(str, zone_certificates))
         raise AopctlError(f"several zone certificates may serve {hostname} ({names}); use --for")
-    if zone_certificates and zone_off is None:
+    if zone_certificates and not zone_off:
         return _certificate_identity(config, zone_certificates[0])
-    global_off = _turned_off(config, "aop_global", hostname)
-    if global_off is not None:
-        turned_off = ", ".join(str(a) for a in (zone_off, global_off) if a is not None)
+    global_off = turned_off(config, "aop_global", hostname)
+    if global_off:
+        named = ", ".join(map(str, [*zone_off, *global_off]))
         raise AopctlError(
             f"Cloudflare presents no client certificate for {hostname}: no enabled binding "
-            f"names it, and the configuration turns AOP off for its zone ({turned_off}), so an "
+            f"names it, and the configuration turns AOP off for its zone ({named}), so an "
             "origin that requires one would refuse Cloudflare too"
         )
     return GLOBAL
 
 
-def _turned_off(config: Configuration, resource_type: str, hostname: str) -> Address | None:
-    """The `resource_type` of the hostname's zone when the configuration sets it disabled.
-    A zone given by id is not matched: offline, it may be any zone."""
-    for address, resource in config.resources.items():
-        zone = resource.zone
-        if (
-            address.type == resource_type
-            and resource.attributes.get("enabled") is False
-            and isinstance(zone, str)
-            and not ZONE_ID_RE.match(zone)
-            and _in_zone(hostname, zone)
-        ):
-            return address
-    return None
+def turned_off(
+    config: Configuration, resource_type: str, hostname: str | None = None
+) -> list[Address]:
+    """The `resource_type` resources the configuration sets disabled: of any zone, or of the
+    hostname's zone (one given by id is not matched: offline, it may be any zone)."""
+    return [
+        address
+        for address, resource in config.resources.items()
+        if address.type == resource_type
+        and resource.attributes.get("enabled") is False
+        and (hostname is None or _in_named_zone(hostname, resource.zone))
+    ]
+
+
+def _in_named_zone(hostname: str, zone: object) -> bool:
+    return isinstance(zone, str) and not ZONE_ID_RE.match(zone) and _in_zone(hostname, zone)
 
 
 def identity_for_ca(config: Configuration | None) -> ClientIdentity:

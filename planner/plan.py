@@ -523,10 +523,9 @@ def _voids(
 
 def _plan_deposed(ctx: _Context) -> list[Planned]:
     planned = []
-    targeted = _with_dependents(ctx, {str(t) for t in ctx.options.targets})
-    in_plan = {str(r.address) for r in _desired_resources(ctx)} | targeted
+    in_plan = _in_targeted_plan(ctx) if ctx.options.targets else None
     for prior in ctx.state.resources:
-        if ctx.options.targets and prior.address not in in_plan:
+        if in_plan is not None and prior.address not in in_plan:
             continue  # left out by --target, with the rest of its resource
         # A rotation rolled back before its end re-uses (adopts, or imports when the newer one
         # is gone too) the certificate it was replacing.
@@ -575,14 +574,20 @@ def _plan_removals(ctx: _Context) -> list[Planned]:
 def _check_targeted_removals(ctx: _Context, wanted: set[str]) -> None:
     """A targeted certificate removal whose dependents stay configured outside the targets: they
     would still use it (a certificate still bound) when it goes."""
-    in_plan = {str(r.address) for r in _desired_resources(ctx)}
     removed = [t for t in ctx.options.targets if str(t) not in wanted and t.type in CERTIFICATES]
+    in_plan = {str(r.address) for r in _desired_resources(ctx)} if removed else set()
     for target in sorted(str(t) for t in removed):
         for dependent in sorted(_with_dependents(ctx, {target}) & (wanted - in_plan)):
             ctx.errors.append(
                 f"--target {target}: {dependent} depended on it and is still configured; add "
                 f"--target {dependent} so that it changes first"
             )
+
+
+def _in_targeted_plan(ctx: _Context) -> set[str]:
+    """Addresses a targeted plan may touch: the targets' closure and their state dependents."""
+    desired = {str(r.address) for r in _desired_resources(ctx)}
+    return desired | _with_dependents(ctx, {str(t) for t in ctx.options.targets})
 
 
 def _with_dependents(ctx: _Context, addresses: set[str]) -> set[str]:

@@ -97,7 +97,7 @@ class ResourceState:
         data = self.to_json()
         text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False)
         text = RESOURCE_INDENT + text.replace("\n", "\n" + RESOURCE_INDENT)
-        if _resource_problems(data, "$") or find_private_keys(data) or _has_marker(text):
+        if _resource_problems(data, "$") or find_private_keys(data) or has_private_key_marker(text):
             return None
         return text
 
@@ -295,7 +295,7 @@ def dump_state(doc: StateDocument) -> bytes:
     if None in texts or validate_state_json(head) or find_private_keys(head):
         return _dump_whole(doc)
     text = _json_text(head)
-    if _has_marker(text):
+    if has_private_key_marker(text):
         return _dump_whole(doc)
     if texts:
         # The first occurrence is the top-level key: only scalars, whose JSON text holds no
@@ -310,7 +310,7 @@ def _dump_whole(doc: StateDocument) -> bytes:
     leaks = find_private_keys(data)
     text = _json_text(data)
     # The tree walk names the place; the scan of the final text is the last gate.
-    if leaks or _has_marker(text):
+    if leaks or has_private_key_marker(text):
         raise StateSecretError(
             "refusing to write a state that contains a private key",
             leaks or ["the serialised state contains a PEM private-key marker"],
@@ -325,7 +325,8 @@ def _json_text(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def _has_marker(text: str) -> bool:
+def has_private_key_marker(text: str) -> bool:
+    """Any PEM private-key armour, in any case, with or without its BEGIN line."""
     return PRIVATE_KEY_MARKER.lower() in text.lower()
 
 

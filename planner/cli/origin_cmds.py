@@ -62,14 +62,10 @@ def _config_identity(
             fg="yellow",
             err=True,
         )
-    turned_off = [
-        str(address)
-        for address, resource in (config.resources.items() if config else ())
-        if address.type == "aop_global" and resource.attributes.get("enabled") is False
-    ]
-    if turned_off:
+    global_off = origin.turned_off(config, "aop_global") if config else []
+    if global_off:
         click.secho(
-            f"Warning: the configuration turns global AOP off ({', '.join(turned_off)}): "
+            f"Warning: the configuration turns global AOP off ({', '.join(map(str, global_off))}): "
             "Cloudflare presents its shared certificate only to the origins of zones where "
             "it is on",
             fg="yellow",

@@ -198,14 +198,14 @@ class CloudflareClient:
         read_only: bool = False,
     ) -> None:
         try:
-            valid = base_url.startswith(("http://", "https://")) and bool(httpx.URL(base_url).host)
+            url: httpx.URL | None = httpx.URL(base_url)
         except httpx.InvalidURL:
-            valid = False
-        if not valid:
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
             raise AopctlError(
                 f"Cloudflare base URL is not an http:// or https:// URL: {base_url!r}"
             )
-        if httpx.URL(base_url).userinfo:
+        if url.userinfo:
             # It would be echoed in every error and log line; proxies have HTTPS_PROXY.
             raise AopctlError(
                 "Cloudflare base URL must not hold a user or password (for a proxy, set "
